@@ -1,0 +1,225 @@
+"""The simulator contract shared by every backend.
+
+Coordinates follow Habitat: metres, y up, the agent looks down -z, rotations
+are quaternions ``[x, y, z, w]``. The agent is a cylinder that only yaws.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from v4s.envs.scenes.semantic import SceneObject
+
+#: Habitat's discrete navigation actions understood by every simulator backend.
+#: ``stop`` is a task-level action and never reaches the simulator.
+SIM_ACTIONS: tuple[str, ...] = ("move_forward", "turn_left", "turn_right")
+
+#: Sensor names and what they hold.
+SENSOR_TYPES: tuple[str, ...] = ("rgb", "depth", "semantic")
+
+
+class InvalidActionError(ValueError):
+    """An action name the simulator does not know."""
+
+
+class NotNavigableError(ValueError):
+    """An agent placed where it cannot stand."""
+
+
+@dataclass
+class SimConfig:
+    """Everything a backend needs to build sensors and the agent.
+
+    Defaults follow habitat-lab's ObjectNav benchmark config
+    (``habitat/config/benchmark/nav/objectnav/objectnav_hm3d.yaml``).
+    """
+
+    width: int = 128  #: sensor width in pixels
+    height: int = 128  #: sensor height in pixels
+    hfov: float = 79.0  #: horizontal field of view, degrees
+    sensor_height: float = 0.88  #: camera height above the agent's feet, metres
+    sensors: tuple[str, ...] = ("rgb", "depth", "semantic")
+    agent_radius: float = 0.18  #: metres
+    agent_height: float = 0.88  #: metres
+    forward_step_size: float = 0.25  #: metres per move_forward
+    turn_angle: float = 30.0  #: degrees per turn_left / turn_right
+    max_climb: float = 0.2  #: tallest step the agent walks over, metres
+    max_slope: float = 45.0  #: steepest walkable floor, degrees
+    nav_cell_size: float = 0.05  #: navigation grid resolution, metres
+    lighting: str = "auto"  #: "auto" (lit for v4s houses, flat for scans), "on" or "off"
+    max_texture_size: int = 512  #: textures are resampled to at most this size
+    zfar: float = 100.0  #: far clipping plane, metres
+    gpu_device_id: int = 0  #: EGL device to render on
+    allow_sliding: bool = True  #: slide along walls on collision, like habitat-sim
+
+    def __post_init__(self) -> None:
+        self.sensors = tuple(self.sensors)
+        unknown = [s for s in self.sensors if s not in SENSOR_TYPES]
+        if unknown:
+            raise ValueError(f"sim.sensors: unknown sensor(s) {unknown}; valid sensors are {list(SENSOR_TYPES)}")
+        for name in ("width", "height"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"sim.{name} must be a positive number of pixels, got {getattr(self, name)}")
+        if not 0.0 < self.hfov < 180.0:
+            raise ValueError(f"sim.hfov must be in (0, 180) degrees, got {self.hfov}")
+        if self.lighting not in ("auto", "on", "off"):
+            raise ValueError(f"sim.lighting must be 'auto', 'on' or 'off', got {self.lighting!r}")
+        for name in ("agent_radius", "agent_height", "forward_step_size", "turn_angle", "nav_cell_size"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"sim.{name} must be positive, got {getattr(self, name)}")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> "SimConfig":
+        """Build from a dict or an OmegaConf node, naming any unknown key."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known - {"backend", "_target_"})
+        if unknown:
+            raise ValueError(f"sim: unknown field(s) {unknown}; known fields are {sorted(known)}")
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    @property
+    def steps_per_turn(self) -> float:
+        """How many turns make a full circle."""
+        return 360.0 / self.turn_angle
+
+
+@dataclass
+class AgentState:
+    """Where the agent stands: ``position`` (3,) metres at its feet, ``rotation`` (4,) [x, y, z, w]."""
+
+    position: np.ndarray
+    rotation: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, 0.0, 1.0]))
+
+
+@dataclass
+class ShortestPath:
+    """Habitat-sim's ``ShortestPath``: fill ``requested_start``/``requested_end``, then ``find_path``."""
+
+    requested_start: np.ndarray | None = None
+    requested_end: np.ndarray | None = None
+    points: list[np.ndarray] = field(default_factory=list)
+    geodesic_distance: float = math.inf
+
+
+@dataclass
+class MultiGoalShortestPath:
+    """Habitat-sim's ``MultiGoalShortestPath``: the shortest path to the nearest of ``requested_ends``."""
+
+    requested_start: np.ndarray | None = None
+    requested_ends: list[np.ndarray] = field(default_factory=list)
+    points: list[np.ndarray] = field(default_factory=list)
+    geodesic_distance: float = math.inf
+    closest_end_point_index: int = -1
+
+
+@runtime_checkable
+class PathFinder(Protocol):
+    """Habitat-sim's PathFinder names and meanings (the subset v4s relies on)."""
+
+    def is_navigable(self, pt: Sequence[float], max_y_delta: float = 0.5) -> bool: ...
+
+    def snap_point(self, pt: Sequence[float]) -> np.ndarray: ...
+
+    def get_random_navigable_point(self) -> np.ndarray: ...
+
+    def seed(self, new_seed: int) -> None: ...
+
+    def find_path(self, path: ShortestPath | MultiGoalShortestPath) -> bool: ...
+
+    def geodesic_distance(self, start: Sequence[float], end: Sequence[float] | Sequence[Sequence[float]]) -> float: ...
+
+    def get_bounds(self) -> tuple[np.ndarray, np.ndarray]: ...
+
+    @property
+    def navigable_area(self) -> float: ...
+
+
+@runtime_checkable
+class Simulator(Protocol):
+    """What the envs need from a simulator backend.
+
+    Observations are a dict of numpy arrays: ``rgb`` (H, W, 3) uint8, ``depth`` (H, W, 1)
+    float32 metres along the optical axis (0 where nothing was hit), ``semantic`` (H, W)
+    int32 object ids (0 is background), plus ``collided`` (bool) after a step.
+    """
+
+    config: SimConfig
+
+    def load_scene(self, scene: Any) -> None: ...
+
+    def set_agent_state(self, position: Sequence[float], rotation: Sequence[float] | None = None) -> None: ...
+
+    @property
+    def agent_state(self) -> AgentState: ...
+
+    def step(self, action: str) -> dict[str, Any]: ...
+
+    def observe(self) -> dict[str, Any]: ...
+
+    @property
+    def pathfinder(self) -> PathFinder: ...
+
+    @property
+    def objects(self) -> list[SceneObject]: ...
+
+    @property
+    def previous_step_collided(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+def check_action(action: str) -> str:
+    """Return ``action`` if it is a simulator action, else raise naming the valid ones."""
+    if action not in SIM_ACTIONS:
+        raise InvalidActionError(f"unknown action {action!r}; valid actions are {list(SIM_ACTIONS)}")
+    return action
+
+
+def not_navigable_error(position: np.ndarray, snapped: np.ndarray, scene_id: str, agent_radius: float,
+                        navigation: str = "navigable area") -> NotNavigableError:
+    """The error for an agent placed at ``position``; ``snapped`` (NaNs if none) is offered as the fix."""
+    hint = "" if not np.all(np.isfinite(snapped)) else \
+        f"; the nearest navigable point is {np.round(snapped, 3).tolist()}"
+    return NotNavigableError(f"position {np.round(position, 3).tolist()} is not on the {navigation} of scene "
+                             f"{scene_id!r} for an agent of radius {agent_radius} m{hint}")
+
+
+def yaw_to_quaternion(yaw: float) -> np.ndarray:
+    """Rotation by ``yaw`` radians about +y (counter-clockwise seen from above) as [x, y, z, w]."""
+    return np.array([0.0, math.sin(yaw / 2.0), 0.0, math.cos(yaw / 2.0)])
+
+
+def quaternion_to_yaw(rotation: Sequence[float], *, field_name: str = "rotation") -> float:
+    """Yaw in radians of a quaternion [x, y, z, w] that rotates about +y only.
+
+    Raises ValueError naming ``field_name`` for a quaternion with pitch or roll, since
+    the agent only yaws.
+    """
+    q = np.asarray(rotation, dtype=np.float64).reshape(-1)
+    if q.shape != (4,) or not np.all(np.isfinite(q)):
+        raise ValueError(f"{field_name} must be a quaternion [x, y, z, w] of 4 finite numbers, got {rotation!r}")
+    norm = float(np.linalg.norm(q))
+    if norm < 1e-8:
+        raise ValueError(f"{field_name} must be a unit quaternion [x, y, z, w], got the zero vector")
+    x, y, z, w = q / norm
+    if abs(x) > 1e-4 or abs(z) > 1e-4:
+        raise ValueError(f"{field_name} {list(map(float, q))} tilts the agent; the agent only rotates about +y")
+    return 2.0 * math.atan2(y, w)
+
+
+def heading_vector(yaw: float) -> np.ndarray:
+    """Unit vector the agent looks along (its -z axis) for ``yaw`` radians: (3,)."""
+    return np.array([-math.sin(yaw), 0.0, -math.cos(yaw)])
+
+
+def resolve_path(path: str | Path, what: str) -> Path:
+    """Return ``path`` as a Path, raising FileNotFoundError naming ``what`` if it is missing."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(f"{what} not found: {p}")
+    return p

@@ -1,0 +1,209 @@
+"""EmbeddedSim: the simulator that runs everywhere.
+
+trimesh reads the GLB, moderngl renders it headless over EGL (Mesa's llvmpipe on a
+CPU, the NVIDIA driver on a GPU), and a navigation grid built from the same mesh
+answers PathFinder queries and keeps the agent on the floor. The agent is a
+cylinder with Habitat's discrete actions; on collision it slides along the wall
+like habitat-sim with ``allow_sliding``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import OrderedDict
+from typing import Any, Sequence
+
+import numpy as np
+
+from v4s.envs.scenes.mesh import SceneMesh, load_scene_mesh
+from v4s.envs.scenes.spec import SceneSpec, resolve_scene
+from v4s.envs.sim import gl
+from v4s.envs.sim.base import (AgentState, SceneObject, SimConfig, check_action, heading_vector,
+                               not_navigable_error, quaternion_to_yaw, yaw_to_quaternion)
+from v4s.envs.sim.navgrid import NavGrid, NavGridSettings
+from v4s.envs.sim.renderer import SceneRenderer
+
+#: scenes (mesh + navigation grid) kept per process, so envs that revisit a house skip the reload
+SCENE_CACHE_SIZE = int(os.environ.get("V4S_SCENE_CACHE", "4"))
+_scene_cache: OrderedDict[tuple, tuple[SceneMesh, NavGrid]] = OrderedDict()
+
+
+def _load(spec: SceneSpec, settings: NavGridSettings) -> tuple[SceneMesh, NavGrid]:
+    key = (str(spec.glb), str(spec.semantic), spec.up_axis, os.path.getmtime(spec.glb), settings.__dict__.__repr__())
+    if key in _scene_cache:
+        _scene_cache.move_to_end(key)
+        return _scene_cache[key]
+    mesh = load_scene_mesh(spec)
+    if settings.floor_height is None and mesh.metadata is not None and mesh.metadata.floor_height is not None:
+        settings = NavGridSettings(**{**settings.__dict__, "floor_height": mesh.metadata.floor_height})
+    grid = NavGrid.from_mesh(mesh.positions, mesh.faces.astype(np.int64), settings)
+    _scene_cache[key] = (mesh, grid)
+    while len(_scene_cache) > SCENE_CACHE_SIZE:
+        _scene_cache.popitem(last=False)
+    return mesh, grid
+
+
+class EmbeddedSim:
+    """The :class:`~v4s.envs.sim.base.Simulator` on moderngl + trimesh + a navigation grid."""
+
+    def __init__(self, config: SimConfig | None = None):
+        self.config = config or SimConfig()
+        self._renderer: SceneRenderer | None = None
+        self._mesh: SceneMesh | None = None
+        self._grid: NavGrid | None = None
+        self._spec: SceneSpec | None = None
+        self._position = np.zeros(3)
+        self._yaw = 0.0
+        self._collided = False
+        self._closed = False
+
+    # ------------------------------------------------------------------ scene
+    def load_scene(self, scene: SceneSpec | str | os.PathLike[str]) -> None:
+        """Load a generated house id, a ``.glb`` path or a SceneSpec; a no-op for the loaded scene.
+
+        The agent is placed at a navigable point (the one nearest the navigable area's centre)."""
+        self._check_open()
+        spec = resolve_scene(scene)
+        if spec == self._spec:
+            return
+        c = self.config
+        settings = NavGridSettings(agent_radius=c.agent_radius, agent_height=c.agent_height, max_climb=c.max_climb,
+                                   max_slope=c.max_slope, cell_size=c.nav_cell_size)
+        mesh, grid = _load(spec, settings)
+        lit = c.lighting == "on" or (c.lighting == "auto" and mesh.metadata is not None
+                                     and mesh.metadata.generated_by_v4s)
+        renderer = SceneRenderer(gl.get_context(c.gpu_device_id), mesh, c.width, c.height, c.hfov, c.sensors,
+                                 lighting=lit, max_texture_size=c.max_texture_size, zfar=c.zfar)
+        if self._renderer is not None:
+            self._renderer.release()
+        self._renderer, self._mesh, self._grid, self._spec = renderer, mesh, grid, spec
+        if grid.navigable.any():
+            lo, hi = grid.get_bounds()
+            self._position = grid.snap_point((lo + hi) / 2.0)
+            if np.isnan(self._position[0]):
+                self._position = grid.cell_center(*np.argwhere(grid.navigable)[0])
+        else:
+            self._position = np.zeros(3)
+        self._yaw, self._collided = 0.0, False
+
+    @property
+    def scene(self) -> SceneSpec | None:
+        return self._spec
+
+    @property
+    def mesh(self) -> SceneMesh:
+        self._check_loaded()
+        return self._mesh  # type: ignore[return-value]
+
+    @property
+    def pathfinder(self) -> NavGrid:
+        self._check_loaded()
+        return self._grid  # type: ignore[return-value]
+
+    @property
+    def objects(self) -> list[SceneObject]:
+        self._check_loaded()
+        return list(self._mesh.metadata.objects) if self._mesh.metadata else []  # type: ignore[union-attr]
+
+    # ------------------------------------------------------------------ agent
+    @property
+    def agent_state(self) -> AgentState:
+        return AgentState(position=self._position.copy(), rotation=yaw_to_quaternion(self._yaw))
+
+    def set_agent_state(self, position: Sequence[float], rotation: Sequence[float] | None = None) -> None:
+        """Place the agent's feet at ``position`` (3,) metres, turned by ``rotation`` [x, y, z, w].
+
+        Raises NotNavigableError when the position is off the navigable area."""
+        self._check_loaded()
+        p = np.asarray(position, dtype=np.float64).reshape(-1)
+        if p.shape != (3,) or not np.all(np.isfinite(p)):
+            raise ValueError(f"position must be 3 finite numbers [x, y, z], got {position!r}")
+        yaw = self._yaw if rotation is None else quaternion_to_yaw(rotation)
+        if not self._grid.is_navigable(p):  # type: ignore[union-attr]
+            raise not_navigable_error(p, self._grid.snap_point(p), self._spec.scene_id,  # type: ignore[union-attr]
+                                      self.config.agent_radius)
+        self._position = np.array([p[0], self._grid.floor_at(p[0], p[2]), p[2]])  # type: ignore[union-attr]
+        self._yaw = _wrap(yaw)
+        self._collided = False
+
+    @property
+    def previous_step_collided(self) -> bool:
+        return self._collided
+
+    def step(self, action: str) -> dict[str, Any]:
+        """Apply one of ``move_forward``, ``turn_left``, ``turn_right`` and observe."""
+        check_action(action)
+        self._check_loaded()
+        if action == "move_forward":
+            self._position, self._collided = self._move(self._position, self._yaw)
+        else:
+            turn = math.radians(self.config.turn_angle)
+            self._yaw = _wrap(self._yaw + (turn if action == "turn_left" else -turn))
+            self._collided = False
+        obs = self.observe()
+        obs["collided"] = self._collided
+        return obs
+
+    def _move(self, position: np.ndarray, yaw: float) -> tuple[np.ndarray, bool]:
+        """Forward step with wall sliding; returns the new position and whether it collided."""
+        grid = self._grid
+        step = heading_vector(yaw) * self.config.forward_step_size
+        target = position + step
+        fraction = grid.free_along(position, target)  # type: ignore[union-attr]
+        if fraction >= 1.0:
+            end = target
+            end[1] = grid.floor_at(end[0], end[2])  # type: ignore[union-attr]
+            return end, False
+        stop = position + step * fraction
+        if self.config.allow_sliding:
+            # slide: drop the part of the remaining motion that points into the obstacle
+            normal = grid.away_from_walls(stop)  # type: ignore[union-attr]
+            rest = step * (1.0 - fraction)
+            into = float(rest @ normal)
+            if into < 0.0:
+                slide = rest - into * normal
+                stop = stop + slide * grid.free_along(stop, stop + slide)  # type: ignore[union-attr]
+        stop[1] = grid.floor_at(stop[0], stop[2])  # type: ignore[union-attr]
+        return stop, True
+
+    # ------------------------------------------------------------------ sensors
+    def observe(self) -> dict[str, Any]:
+        """Render the sensors at the current agent state."""
+        self._check_loaded()
+        eye = self._position + np.array([0.0, self.config.sensor_height, 0.0])
+        return self._renderer.render(eye, self._yaw)  # type: ignore[union-attr]
+
+    def render_at(self, position: Sequence[float], yaw: float) -> dict[str, Any]:
+        """Render the sensors of an agent standing at ``position`` with ``yaw`` radians, without moving it."""
+        self._check_loaded()
+        eye = np.asarray(position, dtype=np.float64) + np.array([0.0, self.config.sensor_height, 0.0])
+        return self._renderer.render(eye, float(yaw))  # type: ignore[union-attr]
+
+    # ------------------------------------------------------------------ lifetime
+    def close(self) -> None:
+        """Free this simulator's GL objects; idempotent."""
+        if self._renderer is not None:
+            self._renderer.release()
+        self._renderer, self._mesh, self._grid, self._spec = None, None, None, None
+        self._closed = True
+
+    def __enter__(self) -> "EmbeddedSim":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("this EmbeddedSim is closed")
+
+    def _check_loaded(self) -> None:
+        self._check_open()
+        if self._renderer is None:
+            raise RuntimeError("no scene loaded: call load_scene() first")
+
+
+def _wrap(angle: float) -> float:
+    """Angle in [-pi, pi)."""
+    return (angle + math.pi) % (2.0 * math.pi) - math.pi
