@@ -28,8 +28,8 @@ from v4s.envs.scenes.spec import SceneSpec, house_seed
 from v4s.envs.sim import SIM_ACTIONS, SimConfig
 from v4s.envs.sim import gl
 from v4s.envs.sim.base import quaternion_to_yaw
-from v4s.envs.sim.embedded import EmbeddedSim
-from v4s.envs.sim.navgrid import NavGrid, NavGridSettings
+from v4s.envs.sim.embedded import EmbeddedSim, nav_settings
+from v4s.envs.sim.navgrid import NavGrid
 from v4s.envs.sim.renderer import view_matrix
 
 
@@ -79,8 +79,8 @@ def main() -> None:
         spec = SceneSpec(scene_id=args.scene, glb=glb, semantic=semantic)
         config = SimConfig(width=args.size, height=args.size, sensors=("rgb", "depth"))
         mesh = load_scene_mesh(spec)
-        settings = NavGridSettings(agent_radius=config.agent_radius, agent_height=config.agent_height,
-                                   cell_size=config.nav_cell_size, floor_height=0.0)
+        settings = nav_settings(config)
+        settings.floor_height = mesh.metadata.floor_height
         build_s = []
         for _ in range(3):
             start = time.perf_counter()

@@ -293,6 +293,16 @@ class _FakePathFinder:
     def try_step(self, start, end):
         return end
 
+    def try_step_no_sliding(self, start, end):
+        return end
+
+    def island_radius(self, pt):
+        return 2.0 * np.sqrt(2.0)
+
+    def get_topdown_view(self, meters_per_pixel, height):
+        n = int(4 / meters_per_pixel)
+        return np.ones((n, n), dtype=bool)
+
     def find_path(self, path):
         ends = [path.requested_end] if isinstance(path, _FakePath) and not isinstance(path, _FakeMultiPath) \
             else list(path.requested_ends)

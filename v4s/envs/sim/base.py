@@ -135,6 +135,14 @@ class PathFinder(Protocol):
 
     def get_bounds(self) -> tuple[np.ndarray, np.ndarray]: ...
 
+    def island_radius(self, pt: Sequence[float]) -> float: ...
+
+    def try_step(self, start: Sequence[float], end: Sequence[float]) -> np.ndarray: ...
+
+    def try_step_no_sliding(self, start: Sequence[float], end: Sequence[float]) -> np.ndarray: ...
+
+    def get_topdown_view(self, meters_per_pixel: float, height: float) -> np.ndarray: ...
+
     @property
     def navigable_area(self) -> float: ...
 
@@ -210,6 +218,11 @@ def quaternion_to_yaw(rotation: Sequence[float], *, field_name: str = "rotation"
     if abs(x) > 1e-4 or abs(z) > 1e-4:
         raise ValueError(f"{field_name} {list(map(float, q))} tilts the agent; the agent only rotates about +y")
     return 2.0 * math.atan2(y, w)
+
+
+def wrap_angle(angle: float) -> float:
+    """Radians in [-pi, pi)."""
+    return (angle + math.pi) % (2.0 * math.pi) - math.pi
 
 
 def heading_vector(yaw: float) -> np.ndarray:

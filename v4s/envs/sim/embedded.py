@@ -20,7 +20,7 @@ from v4s.envs.scenes.mesh import SceneMesh, load_scene_mesh
 from v4s.envs.scenes.spec import SceneSpec, resolve_scene
 from v4s.envs.sim import gl
 from v4s.envs.sim.base import (AgentState, SceneObject, SimConfig, check_action, heading_vector,
-                               not_navigable_error, quaternion_to_yaw, yaw_to_quaternion)
+                               not_navigable_error, quaternion_to_yaw, wrap_angle, yaw_to_quaternion)
 from v4s.envs.sim.navgrid import NavGrid, NavGridSettings
 from v4s.envs.sim.renderer import SceneRenderer
 
@@ -29,14 +29,22 @@ SCENE_CACHE_SIZE = int(os.environ.get("V4S_SCENE_CACHE", "4"))
 _scene_cache: OrderedDict[tuple, tuple[SceneMesh, NavGrid]] = OrderedDict()
 
 
-def _load(spec: SceneSpec, settings: NavGridSettings) -> tuple[SceneMesh, NavGrid]:
-    key = (str(spec.glb), str(spec.semantic), spec.up_axis, os.path.getmtime(spec.glb), settings.__dict__.__repr__())
+def nav_settings(config: SimConfig) -> NavGridSettings:
+    """Navigation grid settings for the agent of ``config``."""
+    return NavGridSettings(agent_radius=config.agent_radius, agent_height=config.agent_height,
+                           max_climb=config.max_climb, max_slope=config.max_slope, cell_size=config.nav_cell_size)
+
+
+def load_scene_assets(spec: SceneSpec, config: SimConfig) -> tuple[SceneMesh, NavGrid]:
+    """The scene's mesh and its navigation grid for the agent of ``config`` (kept in a per-process LRU)."""
+    settings = nav_settings(config)
+    key = (str(spec.glb), str(spec.semantic), spec.up_axis, os.path.getmtime(spec.glb), repr(settings))
     if key in _scene_cache:
         _scene_cache.move_to_end(key)
         return _scene_cache[key]
     mesh = load_scene_mesh(spec)
-    if settings.floor_height is None and mesh.metadata is not None and mesh.metadata.floor_height is not None:
-        settings = NavGridSettings(**{**settings.__dict__, "floor_height": mesh.metadata.floor_height})
+    if mesh.metadata is not None and mesh.metadata.floor_height is not None:
+        settings.floor_height = mesh.metadata.floor_height
     grid = NavGrid.from_mesh(mesh.positions, mesh.faces.astype(np.int64), settings)
     _scene_cache[key] = (mesh, grid)
     while len(_scene_cache) > SCENE_CACHE_SIZE:
@@ -68,9 +76,7 @@ class EmbeddedSim:
         if spec == self._spec:
             return
         c = self.config
-        settings = NavGridSettings(agent_radius=c.agent_radius, agent_height=c.agent_height, max_climb=c.max_climb,
-                                   max_slope=c.max_slope, cell_size=c.nav_cell_size)
-        mesh, grid = _load(spec, settings)
+        mesh, grid = load_scene_assets(spec, c)
         lit = c.lighting == "on" or (c.lighting == "auto" and mesh.metadata is not None
                                      and mesh.metadata.generated_by_v4s)
         renderer = SceneRenderer(gl.get_context(c.gpu_device_id), mesh, c.width, c.height, c.hfov, c.sensors,
@@ -124,7 +130,7 @@ class EmbeddedSim:
             raise not_navigable_error(p, self._grid.snap_point(p), self._spec.scene_id,  # type: ignore[union-attr]
                                       self.config.agent_radius)
         self._position = np.array([p[0], self._grid.floor_at(p[0], p[2]), p[2]])  # type: ignore[union-attr]
-        self._yaw = _wrap(yaw)
+        self._yaw = wrap_angle(yaw)
         self._collided = False
 
     @property
@@ -139,33 +145,21 @@ class EmbeddedSim:
             self._position, self._collided = self._move(self._position, self._yaw)
         else:
             turn = math.radians(self.config.turn_angle)
-            self._yaw = _wrap(self._yaw + (turn if action == "turn_left" else -turn))
+            self._yaw = wrap_angle(self._yaw + (turn if action == "turn_left" else -turn))
             self._collided = False
         obs = self.observe()
         obs["collided"] = self._collided
         return obs
 
     def _move(self, position: np.ndarray, yaw: float) -> tuple[np.ndarray, bool]:
-        """Forward step with wall sliding; returns the new position and whether it collided."""
+        """Forward step (sliding along walls when configured); the new position and whether it collided."""
+        target = position + heading_vector(yaw) * self.config.forward_step_size
         grid = self._grid
-        step = heading_vector(yaw) * self.config.forward_step_size
-        target = position + step
-        fraction = grid.free_along(position, target)  # type: ignore[union-attr]
-        if fraction >= 1.0:
-            end = target
-            end[1] = grid.floor_at(end[0], end[2])  # type: ignore[union-attr]
-            return end, False
-        stop = position + step * fraction
-        if self.config.allow_sliding:
-            # slide: drop the part of the remaining motion that points into the obstacle
-            normal = grid.away_from_walls(stop)  # type: ignore[union-attr]
-            rest = step * (1.0 - fraction)
-            into = float(rest @ normal)
-            if into < 0.0:
-                slide = rest - into * normal
-                stop = stop + slide * grid.free_along(stop, stop + slide)  # type: ignore[union-attr]
-        stop[1] = grid.floor_at(stop[0], stop[2])  # type: ignore[union-attr]
-        return stop, True
+        end = grid.try_step(position, target) if self.config.allow_sliding else \
+            grid.try_step_no_sliding(position, target)  # type: ignore[union-attr]
+        # habitat-sim's rule: a step collided when it moved less than asked
+        collided = float(np.linalg.norm((end - target)[[0, 2]])) > 1e-6
+        return end, collided
 
     # ------------------------------------------------------------------ sensors
     def observe(self) -> dict[str, Any]:
@@ -202,8 +196,3 @@ class EmbeddedSim:
         self._check_open()
         if self._renderer is None:
             raise RuntimeError("no scene loaded: call load_scene() first")
-
-
-def _wrap(angle: float) -> float:
-    """Angle in [-pi, pi)."""
-    return (angle + math.pi) % (2.0 * math.pi) - math.pi

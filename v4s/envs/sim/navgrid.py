@@ -107,6 +107,7 @@ class NavGrid:
         self._cells = np.argwhere(navigable)  # (N, 2) [iz, ix]
         self._node_of[navigable] = np.arange(len(self._cells))
         self._graph: sparse.csr_matrix | None = None
+        self._islands: tuple[np.ndarray, np.ndarray] | None = None
         self._fields: OrderedDict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
 
     # ------------------------------------------------------------------ building
@@ -212,6 +213,40 @@ class NavGrid:
                 return 0.0 if i == 0 else (i - 1) / samples
         return 1.0
 
+    def try_step_no_sliding(self, start: Sequence[float], end: Sequence[float]) -> np.ndarray:
+        """Where an agent walking from ``start`` towards ``end`` stops: at ``end``, or before the first
+        non-navigable cell (habitat-sim's name). Feet on the floor: (3,)."""
+        start, end = np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64)
+        stop = start + (end - start) * self.free_along(start, end)
+        stop[1] = self.floor_at(stop[0], stop[2])
+        return stop
+
+    def try_step(self, start: Sequence[float], end: Sequence[float]) -> np.ndarray:
+        """Like :meth:`try_step_no_sliding`, but the motion left after hitting an obstacle slides along it
+        (habitat-sim's ``allow_sliding``): it loses its component into the obstacle, whose normal comes from
+        the clearance gradient; in corners, where that is unreliable, the motion's x and z components are
+        tried too, and the slide that gets furthest along the motion wins. (3,)."""
+        start, end = np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64)
+        motion = end - start
+        fraction = self.free_along(start, end)
+        stop = start + motion * fraction
+        if fraction < 1.0:
+            rest = motion * (1.0 - fraction)
+            normal = self.away_from_walls(stop)
+            candidates = [rest * [1.0, 0.0, 0.0], rest * [0.0, 0.0, 1.0]]
+            into = float(rest @ normal)
+            if into < 0.0:
+                candidates.insert(0, rest - into * normal)
+            best, progress = stop, 0.0
+            for slide in candidates:
+                slid = stop + slide * self.free_along(stop, stop + slide)
+                gain = float((slid - stop) @ rest)
+                if gain > progress + 1e-9:
+                    best, progress = slid, gain
+            stop = best
+        stop[1] = self.floor_at(stop[0], stop[2])
+        return stop
+
     def line_of_sight(self, a: np.ndarray, b: np.ndarray) -> bool:
         return self.free_along(a, b) >= 1.0
 
@@ -245,6 +280,18 @@ class NavGrid:
         lo[1], hi[1] = float(np.nanmin(y)), float(np.nanmax(y))
         return lo, hi
 
+    def get_topdown_view(self, meters_per_pixel: float, height: float, eps: float = 0.5) -> np.ndarray:
+        """Navigability (rows: z, columns: x, from the lower bound of ``get_bounds``) sampled every
+        ``meters_per_pixel``, as habitat-sim's; ``height`` picks the level (within ``eps`` metres)."""
+        lo, hi = self.get_bounds()
+        xs = lo[0] + (np.arange(int(math.ceil((hi[0] - lo[0]) / meters_per_pixel))) + 0.5) * meters_per_pixel
+        zs = lo[2] + (np.arange(int(math.ceil((hi[2] - lo[2]) / meters_per_pixel))) + 0.5) * meters_per_pixel
+        ix = np.clip(np.floor((xs - self.origin[0]) / self.cell_size).astype(np.int64), 0, self.navigable.shape[1] - 1)
+        iz = np.clip(np.floor((zs - self.origin[1]) / self.cell_size).astype(np.int64), 0, self.navigable.shape[0] - 1)
+        view = self.navigable[np.ix_(iz, ix)]
+        floor = self.floor[np.ix_(iz, ix)]
+        return view & (np.abs(np.nan_to_num(floor, nan=np.inf) - height) <= eps)
+
     def is_navigable(self, pt: Sequence[float], max_y_delta: float = 0.5) -> bool:
         x, y, z = (float(v) for v in pt)
         cell = self.cell_of(x, z)
@@ -266,6 +313,24 @@ class NavGrid:
         if math.hypot(snapped[0] - p[0], snapped[2] - p[2]) > SNAP_RADIUS:
             return np.full(3, np.nan)
         return snapped
+
+    def island_radius(self, pt: Sequence[float]) -> float:
+        """Radius, metres, of the navigable island holding ``pt`` (largest distance from the island's
+        centroid to its cells); 0 off the navigable area. Habitat's episode samplers ask for >= 1.5."""
+        cell = self.cell_of(float(pt[0]), float(pt[2]))
+        if cell is None or not self.navigable[cell]:
+            return 0.0
+        if self._islands is None:
+            labels, count = ndimage.label(self.navigable, structure=np.ones((3, 3)))
+            cells = np.argwhere(labels > 0)
+            label_of = labels[cells[:, 0], cells[:, 1]]
+            radii = np.zeros(count + 1)
+            for label in range(1, count + 1):
+                members = cells[label_of == label].astype(np.float64)
+                radii[label] = np.sqrt(((members - members.mean(axis=0)) ** 2).sum(axis=1)).max() * self.cell_size
+            self._islands = (labels, radii)
+        labels, radii = self._islands
+        return float(radii[labels[cell]])
 
     def seed(self, new_seed: int) -> None:
         self._rng = np.random.default_rng(new_seed)

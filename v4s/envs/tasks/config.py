@@ -1,0 +1,105 @@
+"""Task settings, with habitat-lab's benchmark values as defaults.
+
+ObjectNav follows ``benchmark/nav/objectnav/objectnav_hm3d.yaml`` (30 degree turns,
+camera at 0.88 m, hfov 79, agent radius 0.18 and height 0.88, no sliding, 500 steps);
+PoseNav follows the PointNav benchmark (10 degree turns, camera at 1.25 m, hfov 90,
+radius 0.1, height 1.5, sliding, 0.2 m success distance). ``sim`` holds the simulator
+settings a task implies; user settings override them. The hydra files in
+``v4s/experiments/conf/task`` mirror these values (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Mapping
+
+from v4s.envs.scenes.semantic import OBJECTNAV_CATEGORIES
+
+
+@dataclass
+class DatasetConfig:
+    """How episodes are sampled (habitat-lab's ``is_compatible_episode`` rules)."""
+
+    episodes_per_scene: int = 5
+    min_geodesic: float = 1.0  #: metres (habitat's closest_dist_limit)
+    max_geodesic: float = 30.0  #: metres (habitat's furthest_dist_limit)
+    min_geodesic_to_euclid_ratio: float = 1.1
+    #: share of pairs below the ratio kept anyway; habitat-lab keeps 0.2, v4s defaults to the strict rule
+    ratio_sample_rate: float = 0.0
+    max_floor_difference: float = 0.5  #: metres between start and goal heights (same floor)
+    min_island_radius: float = 1.5  #: metres (habitat's ISLAND_RADIUS_LIMIT)
+    max_tries: int = 300  #: start/goal samples per episode before giving up
+    seed: int = 0
+
+
+@dataclass
+class TaskConfig:
+    name: str = ""
+    max_episode_steps: int = 500
+    success_distance: float = 1.0  #: metres, geodesic
+    context_frames: int = 32  #: frames of the house tour given at reset
+    success_reward: float = 2.5
+    slack_reward: float = -0.01
+    depth: bool = True  #: include depth in the observations
+    sim: dict[str, Any] = field(default_factory=dict)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> "TaskConfig":
+        """Build the config of ``values['name']``, naming any unknown field."""
+        name = values.get("name")
+        if name not in TASK_CONFIGS:
+            raise ValueError(f"task.name: unknown task {name!r}; valid tasks are {list(TASK_CONFIGS)}")
+        kind = TASK_CONFIGS[name]
+        known = {f.name for f in fields(kind)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"task: unknown field(s) {unknown}; known fields are {sorted(known)}")
+        base = kind()
+        kwargs = {k: v for k, v in values.items() if k not in ("sim", "dataset")}
+        sim = {**base.sim, **dict(values.get("sim") or {})}
+        dataset_values = dict(values.get("dataset") or {})
+        dataset_known = {f.name for f in fields(DatasetConfig)}
+        bad = sorted(set(dataset_values) - dataset_known)
+        if bad:
+            raise ValueError(f"task.dataset: unknown field(s) {bad}; known fields are {sorted(dataset_known)}")
+        dataset = DatasetConfig(**{**asdict(base.dataset), **dataset_values})
+        return kind(**kwargs, sim=sim, dataset=dataset)
+
+
+@dataclass
+class ObjectNavConfig(TaskConfig):
+    name: str = "objectnav"
+    success_distance: float = 1.0  #: to the nearest view point of any instance
+    categories: tuple[str, ...] = OBJECTNAV_CATEGORIES
+    view_point_radius: float = 1.0  #: view points lie within this distance of the object, metres
+    view_point_spacing: float = 0.25  #: lattice of candidate view points, metres
+    min_view_fraction: float = 0.01  #: share of the frame the object must cover from a view point
+    require_centered: bool = False  #: success also needs the object in the central region of the last frame
+    center_region: float = 0.5  #: width (and height) of that central region, as a share of the frame
+    instructions: str = "all"  #: "all" instruction templates, or only the "paper" one
+    sim: dict[str, Any] = field(default_factory=lambda: {
+        "turn_angle": 30.0, "sensor_height": 0.88, "hfov": 79.0, "agent_radius": 0.18, "agent_height": 0.88,
+        "allow_sliding": False})
+
+
+@dataclass
+class PoseNavConfig(TaskConfig):
+    name: str = "posenav"
+    success_distance: float = 0.2
+    heading_tolerance: float | None = None  #: degrees; None: any heading at the goal counts
+    sim: dict[str, Any] = field(default_factory=lambda: {
+        "turn_angle": 10.0, "sensor_height": 1.25, "hfov": 90.0, "agent_radius": 0.1, "agent_height": 1.5,
+        "allow_sliding": True})
+
+
+TASK_CONFIGS: dict[str, type[TaskConfig]] = {"objectnav": ObjectNavConfig, "posenav": PoseNavConfig}
+
+
+def task_config(task: str | TaskConfig | Mapping[str, Any]) -> TaskConfig:
+    """A TaskConfig from a task name, a mapping with ``name``, or a TaskConfig."""
+    if isinstance(task, TaskConfig):
+        return task
+    if isinstance(task, str):
+        return TaskConfig.from_mapping({"name": task})
+    return TaskConfig.from_mapping(task)

@@ -1,0 +1,187 @@
+"""Sampling episode datasets with habitat-lab's rules, and caching them.
+
+A pair (start, goal) is kept when, as in habitat-lab's ``is_compatible_episode``:
+start and goal are on the same floor, the goal is reachable, the geodesic distance
+lies in ``[min_geodesic, max_geodesic]``, and geodesic / Euclidean is at least
+``min_geodesic_to_euclid_ratio`` (pairs below it are kept with probability
+``ratio_sample_rate``); the start must also lie on an island of radius at least
+``min_island_radius``. For ObjectNav the goal is the nearest view point of any
+instance of the category. Each scene's episodes come from their own seeded random
+stream, so a dataset of more scenes begins with the same episodes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from v4s.envs.scenes.spec import cache_dir, split_scene_ids
+from v4s.envs.sim import SimConfig, make_sim
+from v4s.envs.sim.base import MultiGoalShortestPath, PathFinder, Simulator, yaw_to_quaternion
+from v4s.envs.tasks import objectnav, posenav
+from v4s.envs.tasks.config import DatasetConfig, ObjectNavConfig, PoseNavConfig, TaskConfig
+from v4s.envs.tasks.episodes import EpisodeDataset, NavigationEpisode, ObjectGoal, PoseGoal, load_dataset
+
+_TASK_STREAM = {"objectnav": 1, "posenav": 2}
+
+
+def compatible_pair(pathfinder: PathFinder, start: np.ndarray, targets: np.ndarray, rules: DatasetConfig,
+                    rng: np.random.Generator) -> tuple[float, float] | None:
+    """(geodesic, euclidean) to the geodesically nearest target when the pair passes habitat-lab's rules, else None."""
+    if pathfinder.island_radius(start) < rules.min_island_radius:
+        return None
+    path = MultiGoalShortestPath(requested_start=start, requested_ends=list(targets))
+    if not pathfinder.find_path(path):
+        return None
+    geodesic = path.geodesic_distance
+    if not (rules.min_geodesic <= geodesic <= rules.max_geodesic):
+        return None
+    goal = targets[path.closest_end_point_index]
+    if abs(float(goal[1] - start[1])) > rules.max_floor_difference:
+        return None
+    euclid = float(np.linalg.norm(goal - start))
+    if euclid > 0 and geodesic / euclid < rules.min_geodesic_to_euclid_ratio and rng.random() >= rules.ratio_sample_rate:
+        return None
+    return geodesic, euclid
+
+
+def _random_yaw(rng: np.random.Generator) -> float:
+    return float(rng.uniform(-math.pi, math.pi))
+
+
+def _objectnav_episodes(sim: Simulator, scene_id: str, config: ObjectNavConfig, rng: np.random.Generator,
+                        first_id: int) -> tuple[list[NavigationEpisode], dict[str, list[ObjectGoal]]]:
+    goals = objectnav.scene_goals(sim, config)
+    episodes: list[NavigationEpisode] = []
+    if not goals:
+        return episodes, {}
+    categories = sorted(goals)
+    pathfinder = sim.pathfinder
+    order = rng.permutation(len(categories))
+    for e in range(config.dataset.episodes_per_scene):
+        category = categories[int(order[e % len(order)])]
+        targets = np.array([vp.position for g in goals[category] for vp in g.view_points])
+        for _ in range(config.dataset.max_tries):
+            start = pathfinder.get_random_navigable_point()
+            found = compatible_pair(pathfinder, start, targets, config.dataset, rng)
+            if found is not None:
+                geodesic, euclid = found
+                episodes.append(NavigationEpisode(
+                    episode_id=str(first_id + len(episodes)), scene_id=scene_id,
+                    start_position=[float(v) for v in start],
+                    start_rotation=[float(v) for v in yaw_to_quaternion(_random_yaw(rng))],
+                    goals=goals[category], object_category=category,
+                    info={"geodesic_distance": round(geodesic, 4), "euclidean_distance": round(euclid, 4)},
+                    instruction={"instruction_text": objectnav.instruction_text(category, rng, config.instructions)}))
+                break
+    return episodes, {f"{scene_id}_{c}": g for c, g in goals.items()}
+
+
+def _posenav_episodes(sim: Simulator, scene_id: str, config: PoseNavConfig, rng: np.random.Generator,
+                      first_id: int) -> list[NavigationEpisode]:
+    pathfinder = sim.pathfinder
+    episodes: list[NavigationEpisode] = []
+    for _ in range(config.dataset.episodes_per_scene):
+        for _ in range(config.dataset.max_tries):
+            start, goal = pathfinder.get_random_navigable_point(), pathfinder.get_random_navigable_point()
+            found = compatible_pair(pathfinder, start, goal[None], config.dataset, rng)
+            if found is not None:
+                geodesic, euclid = found
+                start_yaw, goal_yaw = _random_yaw(rng), _random_yaw(rng)
+                episodes.append(NavigationEpisode(
+                    episode_id=str(first_id + len(episodes)), scene_id=scene_id,
+                    start_position=[float(v) for v in start],
+                    start_rotation=[float(v) for v in yaw_to_quaternion(start_yaw)],
+                    goals=[PoseGoal(position=[float(v) for v in goal],
+                                    rotation=[float(v) for v in yaw_to_quaternion(goal_yaw)])],
+                    info={"geodesic_distance": round(geodesic, 4), "euclidean_distance": round(euclid, 4)},
+                    instruction=posenav.relative_pose_instruction(start, start_yaw, goal, goal_yaw)))
+                break
+    return episodes
+
+
+def task_sim_config(config: TaskConfig, overrides: dict | None = None) -> SimConfig:
+    """The simulator settings of a task: SimConfig defaults, then the task's, then ``overrides``.
+
+    ObjectNav always renders the semantic sensor (view points, centring)."""
+    values = {**config.sim, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    values.pop("backend", None)
+    sim = SimConfig.from_mapping(values)
+    if config.name == "objectnav" and "semantic" not in sim.sensors:
+        sim.sensors = (*sim.sensors, "semantic")
+    return sim
+
+
+def generate_dataset(config: TaskConfig, split: str, num_scenes: int, sim: Simulator | None = None,
+                     backend: str = "embedded", sim_overrides: dict | None = None,
+                     progress: bool = True) -> EpisodeDataset:
+    """Sample ``episodes_per_scene`` episodes in each of the first ``num_scenes`` houses of ``split``."""
+    own_sim = sim is None
+    if sim is None:
+        sim = make_sim(backend, task_sim_config(config, sim_overrides))
+    episodes: list[NavigationEpisode] = []
+    goals_by_category: dict[str, list[ObjectGoal]] = {}
+    try:
+        scenes = split_scene_ids(split, num_scenes)
+        for index, scene_id in enumerate(tqdm(scenes, desc=f"{config.name} episodes ({split})", unit="scene",
+                                              disable=not progress)):
+            sim.load_scene(scene_id)
+            rng = np.random.default_rng([config.dataset.seed, _TASK_STREAM[config.name], index])
+            sim.pathfinder.seed(int(rng.integers(2**31)))
+            first_id = index * config.dataset.episodes_per_scene
+            if isinstance(config, ObjectNavConfig):
+                new, goals = _objectnav_episodes(sim, scene_id, config, rng, first_id)
+                goals_by_category.update(goals)
+            else:
+                new = _posenav_episodes(sim, scene_id, config, rng, first_id)
+            episodes.extend(new)
+    finally:
+        if own_sim:
+            sim.close()
+    categories = tuple(config.categories) if isinstance(config, ObjectNavConfig) else ()
+    return EpisodeDataset(task=config.name, episodes=episodes, goals_by_category=goals_by_category,
+                          categories=categories)
+
+
+def dataset_cache_path(config: TaskConfig, split: str, num_scenes: int, sim: SimConfig, backend: str) -> Path:
+    """Where the generated dataset of these settings is cached; the name hashes every setting it depends on."""
+    relevant = {"task": {k: v for k, v in asdict(config).items()
+                         if k not in ("max_episode_steps", "context_frames", "success_reward", "slack_reward",
+                                      "depth", "require_centered", "center_region", "heading_tolerance",
+                                      "success_distance")},
+                "sim": asdict(sim), "backend": backend, "split": split, "num_scenes": num_scenes}
+    digest = hashlib.sha1(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return cache_dir() / "datasets" / config.name / f"{split}-{num_scenes}scenes-{digest}.json.gz"
+
+
+def ensure_dataset(config: TaskConfig, split: str, num_episodes: int, sim_config: SimConfig,
+                   backend: str = "embedded", sim: Simulator | None = None, progress: bool = True) -> Path:
+    """Path of a cached dataset holding at least ``num_episodes`` episodes of ``split``, generating it if needed."""
+    per_scene = config.dataset.episodes_per_scene
+    num_scenes = max(1, math.ceil(num_episodes / per_scene))
+    while True:
+        path = dataset_cache_path(config, split, num_scenes, sim_config, backend)
+        if path.is_file():
+            size = len(load_dataset(path, config.name).episodes)
+        else:
+            dataset = generate_dataset(config, split, num_scenes, sim=sim, backend=backend,
+                                       sim_overrides=asdict(sim_config), progress=progress)
+            dataset.save(path)
+            size = len(dataset.episodes)
+        if size >= num_episodes:
+            return path
+        # a scene can yield fewer episodes than asked (no compatible pair): take more scenes
+        missing = num_episodes - size
+        num_scenes += max(1, math.ceil(missing / per_scene))
+        if num_scenes > 4 * math.ceil(num_episodes / per_scene) + 10:
+            raise RuntimeError(f"could not sample {num_episodes} {config.name} episodes in split {split!r} "
+                               f"(got {size} from {num_scenes} scenes); relax task.dataset rules")
+
+
+__all__ = ["compatible_pair", "dataset_cache_path", "ensure_dataset", "generate_dataset", "task_sim_config"]
