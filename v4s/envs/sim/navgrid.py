@@ -69,6 +69,41 @@ def _sample_triangles(triangles: np.ndarray, spacing: float) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, 3))
 
 
+def _band_segments(triangles: np.ndarray, normals: np.ndarray, low: float, high: float,
+                   spacing: float) -> np.ndarray:
+    """Points (P, 3) along the footprints of vertical triangles where they cross the height band
+    [low, high]: a vertical triangle's footprint is a segment, so it needs samples along one
+    dimension only, not over its whole area."""
+    if len(triangles) == 0:
+        return np.zeros((0, 3))
+    candidates, valid = [triangles], [(triangles[..., 1] >= low) & (triangles[..., 1] <= high)]
+    for i, j in ((0, 1), (1, 2), (2, 0)):
+        p, q = triangles[:, i], triangles[:, j]
+        for level in (low, high):
+            dy = q[:, 1] - p[:, 1]
+            crosses = (p[:, 1] - level) * (q[:, 1] - level) < 0
+            t = np.where(crosses, (level - p[:, 1]) / np.where(crosses, dy, 1.0), 0.0)
+            candidates.append((p + t[:, None] * (q - p))[:, None])
+            valid.append(crosses[:, None])
+    points = np.concatenate(candidates, axis=1)  # (F, 9, 3)
+    ok = np.concatenate(valid, axis=1)  # (F, 9)
+    along = np.stack([-normals[:, 2], normals[:, 0]], axis=1)  # footprint direction on the xz plane
+    along /= np.maximum(np.linalg.norm(along, axis=1, keepdims=True), 1e-12)
+    t = points[..., 0] * along[:, None, 0] + points[..., 2] * along[:, None, 1]
+    first = np.argmin(np.where(ok, t, np.inf), axis=1)
+    last = np.argmax(np.where(ok, t, -np.inf), axis=1)
+    keep = ok.any(axis=1)
+    rows = np.arange(len(points))[keep]
+    a, b = points[rows, first[keep]], points[rows, last[keep]]
+    counts = np.ceil(np.linalg.norm((b - a)[:, [0, 2]], axis=1) / spacing).astype(np.int64) + 1
+    segment = np.repeat(np.arange(len(a)), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    frac = offsets / np.maximum(counts[segment] - 1, 1)
+    out = a[segment] + frac[:, None] * (b - a)[segment]
+    out[:, 1] = (low + high) / 2.0  # inside the band by construction
+    return out
+
+
 def _dominant_floor(points_y: np.ndarray, bin_size: float = 0.1) -> float:
     """Height of the most populated walkable level among upward-facing sample heights."""
     bins = np.floor(points_y / bin_size).astype(np.int64)
@@ -108,6 +143,7 @@ class NavGrid:
         self._node_of[navigable] = np.arange(len(self._cells))
         self._graph: sparse.csr_matrix | None = None
         self._islands: tuple[np.ndarray, np.ndarray] | None = None
+        self._goal_nodes: OrderedDict[bytes, list[tuple[int, tuple[int, np.ndarray]]]] = OrderedDict()
         self._fields: OrderedDict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
 
     # ------------------------------------------------------------------ building
@@ -149,12 +185,18 @@ class NavGrid:
             return np.clip(iz, 0, nz - 1) * nx + np.clip(ix, 0, nx - 1)
 
         floor = np.full(nz * nx, -np.inf)
-        fp = _sample_triangles(tri[walkable], spacing)
-        fp = fp[np.abs(fp[:, 1] - level) <= s.max_climb]
+        walk_points = _sample_triangles(tri[walkable], spacing)
+        fp = walk_points[np.abs(walk_points[:, 1] - level) <= s.max_climb]
         np.maximum.at(floor, cells_of(fp), fp[:, 1])
         has_floor = np.isfinite(floor)
 
-        pts = _sample_triangles(tri, spacing)
+        vertical = np.abs(normal[near][:, 1]) < 0.02
+        pts = np.concatenate([
+            walk_points,
+            _sample_triangles(tri[~walkable & ~vertical], spacing),
+            _band_segments(tri[vertical], normal[near][vertical], level + s.max_climb + 1e-6,
+                           level + s.agent_height - 1e-6, spacing),
+        ])
         cells = cells_of(pts)
         base = np.where(has_floor[cells], floor[cells], level)
         rel = pts[:, 1] - base
@@ -410,8 +452,14 @@ class NavGrid:
         if start is None or not len(ends):
             raise ValueError("find_path needs requested_start and at least one requested end")
         s = self._node(np.asarray(start, dtype=np.float64))
-        goals = [self._node(np.asarray(e, dtype=np.float64)) for e in ends]
-        valid = [(i, g) for i, g in enumerate(goals) if g is not None]
+        ends = np.asarray(ends, dtype=np.float64).reshape(-1, 3)
+        key = ends.tobytes()
+        valid = self._goal_nodes.get(key)
+        if valid is None:  # snapping many goals (view points) is the costly part: once per goal set
+            valid = [(i, g) for i, g in enumerate(self._node(e) for e in ends) if g is not None]
+            self._goal_nodes[key] = valid
+            if len(self._goal_nodes) > 64:
+                self._goal_nodes.popitem(last=False)
         if s is None or not valid:
             return [], math.inf, -1
         start_node, start_pt = s

@@ -78,6 +78,9 @@ class ObjectNavConfig(TaskConfig):
     require_centered: bool = False  #: success also needs the object in the central region of the last frame
     center_region: float = 0.5  #: width (and height) of that central region, as a share of the frame
     instructions: str = "all"  #: "all" instruction templates, or only the "paper" one
+
+    def __post_init__(self) -> None:
+        self.categories = tuple(self.categories)
     sim: dict[str, Any] = field(default_factory=lambda: {
         "turn_angle": 30.0, "sensor_height": 0.88, "hfov": 79.0, "agent_radius": 0.18, "agent_height": 0.88,
         "allow_sliding": False})

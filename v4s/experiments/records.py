@@ -1,0 +1,100 @@
+"""Per-episode results, appended as they finish, so a killed run resumes where it stopped.
+
+``episodes.jsonl`` holds one JSON object per finished episode. A run killed while
+writing leaves at most a torn last line: it is cut off when the file is reopened, and
+the episode runs again. A broken line anywhere else is an error naming the line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+#: metrics averaged into summary.json, in table order
+METRICS = ("success", "spl", "soft_spl", "distance_to_goal", "collisions", "num_steps")
+
+
+class RecordFileError(ValueError):
+    """An episodes.jsonl that cannot be resumed."""
+
+
+class EpisodeLog:
+    """Append-only log of finished episodes, keyed by ``episode_id``."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.records: dict[str, dict[str, Any]] = {}
+        if self.path.exists():
+            self._load()
+
+    def _load(self) -> None:
+        data = self.path.read_bytes()
+        good = 0  # bytes up to the end of the last complete line
+        for number, line in enumerate(data.splitlines(keepends=True), start=1):
+            if not line.endswith(b"\n"):
+                break  # torn write at the end: drop it, the episode runs again
+            try:
+                record = json.loads(line)
+                episode_id = str(record["episode_id"])
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
+                raise RecordFileError(f"{self.path}: line {number} is not an episode record ({e}); "
+                                      "fix or delete that line to resume") from None
+            self.records.setdefault(episode_id, record)
+            good += len(line)
+        if good < len(data):
+            with self.path.open("r+b") as f:
+                f.truncate(good)
+
+    def __contains__(self, episode_id: str) -> bool:
+        return episode_id in self.records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one record and flush it to disk before returning."""
+        episode_id = str(record["episode_id"])
+        if episode_id in self.records:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.records[episode_id] = record
+
+
+def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Mean of every metric over the records, and how many there are."""
+    records = list(records)
+    out: dict[str, Any] = {"num_episodes": len(records)}
+    for key in METRICS:
+        values = [float(r[key]) for r in records if key in r]
+        out[key] = round(sum(values) / len(values), 6) if values else None
+    return out
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """A table of summaries: one row per (task, agent, split)."""
+    header = "| task | agent | split | episodes | success | SPL | SoftSPL | dist. to goal (m) | episodes/s | steps/s |"
+    lines = [header, "|" + "---|" * 10]
+    for r in rows:
+        lines.append(f"| {r['task']} | {r['agent']} | {r['split']} | {r['num_episodes']} | {r['success']:.3f} | "
+                     f"{r['spl']:.3f} | {r['soft_spl']:.3f} | {r['distance_to_goal']:.2f} | "
+                     f"{r['episodes_per_s']:.2f} | {r['steps_per_s']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m v4s.experiments.records DIR/summary.json ...``: print the summaries as one table."""
+    import sys
+
+    paths = argv if argv is not None else sys.argv[1:]
+    rows = [json.loads(Path(p).read_text()) for p in paths]
+    print(markdown_table(rows), end="")
+
+
+if __name__ == "__main__":
+    main()
