@@ -76,7 +76,7 @@ class ObjectNavConfig(TaskConfig):
     view_point_spacing: float = 0.25  #: lattice of candidate view points, metres
     min_view_fraction: float = 0.01  #: share of the frame the object must cover from a view point
     require_centered: bool = False  #: success also needs the object in the central region of the last frame
-    center_region: float = 0.5  #: width (and height) of that central region, as a share of the frame
+    center_region: float = 0.5  #: width of that central region, as a share of the frame's width
     instructions: str = "all"  #: "all" instruction templates, or only the "paper" one
 
     def __post_init__(self) -> None:

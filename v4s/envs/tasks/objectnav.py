@@ -5,7 +5,7 @@ points: navigable poses within ``view_point_radius`` of its footprint, facing it
 from which it covers at least ``min_view_fraction`` of the semantic frame (as
 habitat-lab's ObjectNav datasets do). DistanceToGoal measures to the nearest view
 point; success is STOP within ``success_distance`` of one, and, with
-``require_centered``, the object in the central region of the last frame.
+``require_centered``, the object in the central region of the last frame (horizontally).
 """
 
 from __future__ import annotations
@@ -104,13 +104,12 @@ def scene_goals(sim: Simulator, config: ObjectNavConfig) -> dict[str, list[Objec
 
 
 def centered(semantic: np.ndarray, object_ids: set[int], region: float) -> bool:
-    """Whether the pixels of any of ``object_ids`` have their centroid in the central ``region`` of the frame."""
-    h, w = semantic.shape
+    """Whether any of ``object_ids`` is visible with the centroid of its pixels in the central ``region``
+    of the frame's width. Only the horizontal position counts: the agent turns but cannot tilt its
+    camera, so a low object seen from close by sits low in the frame whatever the agent does."""
+    w = semantic.shape[1]
     for object_id in object_ids:
-        rows, cols = np.nonzero(semantic == object_id)
-        if len(rows) == 0:
-            continue
-        cy, cx = rows.mean() / h, cols.mean() / w
-        if abs(cy - 0.5) <= region / 2 and abs(cx - 0.5) <= region / 2:
+        cols = np.nonzero(semantic == object_id)[1]
+        if len(cols) and abs((cols.mean() + 0.5) / w - 0.5) <= region / 2:
             return True
     return False

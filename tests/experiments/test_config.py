@@ -1,0 +1,39 @@
+"""The hydra configs mirror the task defaults, and overrides reach the simulator."""
+
+from __future__ import annotations
+
+import pytest
+from hydra import compose, initialize_config_module
+
+from v4s.envs.tasks.config import task_config
+from v4s.experiments.bench import settings_from_config
+
+
+def _compose(*overrides: str):
+    with initialize_config_module(config_module="v4s.experiments.conf", version_base=None):
+        return compose(config_name="bench", overrides=list(overrides))
+
+
+@pytest.mark.parametrize("task", ["objectnav", "posenav"])
+def test_task_yaml_matches_the_task_defaults(task):
+    settings = settings_from_config(_compose(f"task={task}"))
+    assert settings.task == task_config(task)
+    expected = task_config(task).sim
+    for key, value in expected.items():
+        assert getattr(settings.sim, key) == value
+
+
+def test_overrides_reach_the_simulator_and_the_agent():
+    settings = settings_from_config(_compose("task=posenav", "sim.turn_angle=15", "sim.width=64", "agent=random",
+                                             "agent.seed=4", "num_envs=2", "split=test"))
+    assert settings.sim.turn_angle == 15 and settings.sim.width == 64 and settings.sim.hfov == 90.0
+    assert settings.agent == "random" and settings.agent_kwargs == {"seed": 4}
+    assert settings.num_envs == 2 and settings.split == "test" and settings.backend == "embedded"
+    assert str(settings.out) == "runs/bench/posenav-random-test"
+
+
+def test_bad_values_are_named():
+    with pytest.raises(ValueError, match="num_envs must be a positive integer"):
+        settings_from_config(_compose("num_envs=0"))
+    with pytest.raises(ValueError, match=r"task.dataset: unknown field\(s\) \['episodes'\]"):
+        settings_from_config(_compose("+task.dataset.episodes=3"))
