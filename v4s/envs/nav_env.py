@@ -10,6 +10,7 @@ Registered as ``v4s/ObjectNav-v0`` and ``v4s/PoseNav-v0``::
 
 Actions (``Discrete(4)``): 0 stop, 1 move_forward, 2 turn_left, 3 turn_right.
 Observations: ``rgb`` (H, W, 3) uint8, ``depth`` (H, W, 1) float32 metres (optional),
+``semantic`` (H, W) int32 object ids (optional, off by default),
 ``gps`` (2,) [forward, right] metres from the start in the start's frame, ``compass``
 (1,) radians turned left since the start (habitat's GPS and compass sensors), plus
 ``objectgoal`` (1,) category index (ObjectNav) or ``pointgoal_with_gps_compass`` (2,)
@@ -90,6 +91,8 @@ class NavEnv(gym.Env):
         obs = {"rgb": spaces.Box(0, 255, (c.height, c.width, 3), np.uint8)}
         if self.task.depth:
             obs["depth"] = spaces.Box(0.0, c.zfar, (c.height, c.width, 1), np.float32)
+        if self.task.semantic:
+            obs["semantic"] = spaces.Box(0, np.iinfo(np.int32).max, (c.height, c.width), np.int32)
         obs["gps"] = spaces.Box(-MAX_DISTANCE, MAX_DISTANCE, (2,), np.float32)
         obs["compass"] = spaces.Box(-np.pi, np.pi, (1,), np.float32)
         if isinstance(self.task, ObjectNavConfig):
@@ -230,6 +233,8 @@ class NavEnv(gym.Env):
         obs = {"rgb": raw["rgb"]}
         if self.task.depth:
             obs["depth"] = raw["depth"]
+        if self.task.semantic:
+            obs["semantic"] = raw["semantic"]
         obs["gps"] = np.array([-local[2], local[0]], dtype=np.float32)
         obs["compass"] = np.array([wrap_angle(yaw - self._start_yaw)], dtype=np.float32)
         if isinstance(self.task, ObjectNavConfig):

@@ -41,6 +41,7 @@ class TaskConfig:
     success_reward: float = 2.5
     slack_reward: float = -0.01
     depth: bool = True  #: include depth in the observations
+    semantic: bool = False  #: include the semantic sensor (object ids) in the observations
     sim: dict[str, Any] = field(default_factory=dict)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
 

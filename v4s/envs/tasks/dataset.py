@@ -113,7 +113,7 @@ def task_sim_config(config: TaskConfig, overrides: dict | None = None) -> SimCon
     values = {**config.sim, **{k: v for k, v in (overrides or {}).items() if v is not None}}
     values.pop("backend", None)
     sim = SimConfig.from_mapping(values)
-    if config.name == "objectnav" and "semantic" not in sim.sensors:
+    if (config.name == "objectnav" or config.semantic) and "semantic" not in sim.sensors:
         sim.sensors = (*sim.sensors, "semantic")
     return sim
 
@@ -153,7 +153,7 @@ def dataset_cache_path(config: TaskConfig, split: str, num_scenes: int, sim: Sim
     """Where the generated dataset of these settings is cached; the name hashes every setting it depends on."""
     relevant = {"task": {k: v for k, v in asdict(config).items()
                          if k not in ("max_episode_steps", "context_frames", "success_reward", "slack_reward",
-                                      "depth", "require_centered", "center_region", "heading_tolerance",
+                                      "depth", "semantic", "require_centered", "center_region", "heading_tolerance",
                                       "success_distance")},
                 "sim": asdict(sim), "backend": backend, "split": split, "num_scenes": num_scenes}
     digest = hashlib.sha1(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:10]
