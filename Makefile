@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # has on disk, while a bare `torch` would pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup bench bench-sim bench-throughput test clean
+.PHONY: setup bench bench-sim bench-throughput test gpu-wheels clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,18 @@ bench-throughput: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# wheels and EGL libraries for scripts/gpu_train.sh on a lent GPU machine (Python 3.12, no network there)
+GPU_WHEELS = diffusers gymnasium farama-notifications trimesh moderngl glcontext hydra-core omegaconf \
+	antlr4-python3-runtime==4.9.3 importlib-metadata
+gpu-wheels:
+	grep -qx '/.whl/' .git/info/exclude || echo '/.whl/' >> .git/info/exclude
+	grep -qx '/.gl/' .git/info/exclude || echo '/.gl/' >> .git/info/exclude
+	python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+	  --platform any -d .whl $(GPU_WHEELS)
+	mkdir -p .gl /tmp/amd64/partial && cd .gl && apt-get -oAPT::Architecture=amd64 -oDir::State::Lists=/tmp/amd64 update -q \
+	  && apt-get -oAPT::Architecture=amd64 -oDir::State::Lists=/tmp/amd64 download libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One self-contained GPU training run, for a lent H100/H200 (no network there).
+#
+# Here, once:   make gpu-wheels          # the pure-Python and binary wheels the GPU image lacks, into .whl/
+# Then, with the device tool, from the repository root:
+#   run(command="bash scripts/gpu_train.sh", carry=[".whl", ".gl"], timeout_s=600)
+# It installs the carried wheels, renders fresh clips with the NVIDIA EGL driver (the clips are
+# too large to carry), continues training the committed checkpoint in bf16 with a larger batch,
+# and leaves the new pipeline, the log and the loss curve in $OUT; copy them into
+# v4s/assets/v4s-small and update its MODEL_CARD.md.
+set -euo pipefail
+OUT=${OUT:-runs/gpu}
+MINUTES=${MINUTES:-7}
+for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig   # EGL loader libraries (see make gpu-wheels)
+python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
+export PYTHONPATH=/tmp/site:$PWD
+export __EGL_VENDOR_LIBRARY_FILENAMES=${__EGL_VENDOR_LIBRARY_FILENAMES:-/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json}
+python3 - <<'PY'
+import torch, moderngl
+print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name() if torch.cuda.is_available() else "")
+print(moderngl.create_standalone_context(backend="egl").info["GL_RENDERER"])
+PY
+# clips: 16 cores render houses in parallel, one process per task
+python3 -m v4s.experiments.gen_data split=train tasks=[posenav] num_scenes=400 out=/tmp/clips/train &
+python3 -m v4s.experiments.gen_data split=train tasks=[objectnav] num_scenes=400 out=/tmp/clips/train &
+wait
+python3 -m v4s.experiments.gen_data split=train num_scenes=400 out=/tmp/clips/train   # writes the joint manifest
+python3 -m v4s.experiments.gen_data split=val num_scenes=25 windows_per_episode=1 out=/tmp/clips/val
+# train: about 40 steps/s of batch 128 on an H100 for the small config; stop before the lease ends
+STEPS=$((MINUTES * 60 * 20))
+python3 -m v4s.experiments.train stage=diffusion data=/tmp/clips/train val_data=/tmp/clips/val out=/tmp/run \
+  steps=$STEPS batch_size=128 lr=5e-4 checkpoint_every=500 eval_every=500
+mkdir -p "$OUT"  # few files come back from a lent machine: the pipeline travels as one archive
+tar czf "$OUT/pipeline.tgz" -C /tmp/run pipeline
+cp /tmp/run/log.csv /tmp/run/loss.png "$OUT"/

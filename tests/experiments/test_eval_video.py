@@ -1,0 +1,56 @@
+"""v4s-eval-video on a few clips, with the committed checkpoint: the figures it reports are the right ones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from v4s.experiments.eval_video import EvalConfig, evaluate
+from v4s.experiments.gen_data import GenDataConfig, generate
+from v4s.model.data import load_clips
+from v4s.model.metrics import psnr
+from v4s.model.pipeline import ContextGuidedVideoPipeline
+
+CHECKPOINT = Path(__file__).resolve().parents[2] / "v4s" / "assets" / "v4s-small"
+
+
+@pytest.fixture(scope="module")
+def clips_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("val_clips")
+    generate(GenDataConfig(split="val", num_scenes=1, episodes_per_scene=2, windows_per_episode=1, out=str(out)),
+             progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return ContextGuidedVideoPipeline.from_pretrained(CHECKPOINT)
+
+
+def test_posenav_reports_psnr_ssim_and_the_copy_last_baseline(clips_dir, pipe, tmp_path):
+    cfg = EvalConfig(task="posenav", num_clips=2, data=str(clips_dir), out=str(tmp_path), num_inference_steps=4)
+    summary = evaluate(cfg, pipe)
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary
+    clips = load_clips(clips_dir, ("posenav",))
+    copy_last = np.mean([np.mean([psnr(clips["current"][i], t) for t in clips["target"][i]]) for i in range(2)])
+    assert summary["psnr_copy_last"] == pytest.approx(copy_last, abs=1e-3)
+    assert summary["num_clips"] == 2 and 5 < summary["psnr"] < 60 and -1 <= summary["ssim"] <= 1
+    assert len((tmp_path / "clips.jsonl").read_text().splitlines()) == 2 and (tmp_path / "examples.png").exists()
+
+
+def test_objectnav_reports_box_rates_beside_the_ground_truth(clips_dir, pipe, tmp_path):
+    cfg = EvalConfig(task="objectnav", num_clips=2, data=str(clips_dir), out=str(tmp_path), num_inference_steps=4,
+                     context="noise")
+    summary = evaluate(cfg, pipe)
+    assert summary["context"] == "noise"
+    for key in ("box_rate", "box_centered_rate", "gt_box_rate", "gt_box_centered_rate"):
+        assert 0.0 <= summary[key] <= 1.0
+    assert summary["gt_box_rate"] > 0
+
+
+def test_bad_context_mode(clips_dir, pipe):
+    with pytest.raises(ValueError, match="context must be 'real' or 'noise'"):
+        evaluate(EvalConfig(task="posenav", data=str(clips_dir), context="blank"), pipe)

@@ -1,0 +1,228 @@
+"""``v4s-gen-data split=<train|val> tasks=[posenav,objectnav] num_scenes=<N> out=<DIR>``.
+
+Renders training clips from the houses of one split. A clip is what the video
+model sees and must produce:
+
+- ``context``: ``context_frames`` frames sampled non-contiguously (one per stratum)
+  from the house tour, with their positions in the tour (``context_index``);
+- ``current``: the agent's view at some step of the oracle's route;
+- ``target``: the next ``target_frames`` views along the route, one per action
+  (padded with the last view after STOP), with the actions, the absolute poses
+  and the poses relative to the current view;
+- the instruction: ObjectNav text; PoseNav the relative target poses (and the
+  episode's text). ObjectNav target frames carry a red box around each visible
+  instance of the goal category, from the semantic sensor.
+
+Frames are rendered at ``render_resolution`` and box-filtered down to
+``resolution``. One shard per (task, house), ``<task>/<scene_id>.npz``; a rerun
+skips the shards already written, and ``manifest.json`` lists them all. Every
+house has its own seeded stream, so the output does not depend on what ran before.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from PIL import Image
+from tqdm import tqdm
+
+from v4s.agent.oracle import OracleAgent
+from v4s.envs.nav_env import NavEnv
+from v4s.envs.scenes.semantic import load_semantic
+from v4s.envs.scenes.spec import resolve_scene
+from v4s.envs.sim.base import wrap_angle
+from v4s.envs.tasks.config import TaskConfig
+from v4s.envs.tasks.dataset import ensure_dataset
+from v4s.envs.tasks.tour import house_tour, render_poses
+from v4s.model.boxes import draw_box
+
+_TASK_STREAM = {"posenav": 11, "objectnav": 12}
+MIN_BOX = 4  #: pixels, at the output resolution
+BOX_THICKNESS = 2  #: pixels, at the output resolution (thick enough to survive the VAE)
+
+
+@dataclass
+class GenDataConfig:
+    split: str = "train"
+    tasks: tuple[str, ...] = ("posenav", "objectnav")
+    num_scenes: int = 100
+    episodes_per_scene: int = 8
+    windows_per_episode: int = 3
+    context_frames: int = 8
+    target_frames: int = 8
+    resolution: int = 64
+    render_resolution: int = 128
+    box_min_fraction: float = 0.002  #: smallest share of the frame a goal instance must cover to get a box
+    seed: int = 0
+    out: str = "data/clips/train"
+
+
+def downsample(frames: np.ndarray, size: int) -> np.ndarray:
+    """Box-filter (..., H, W, 3) uint8 frames to (..., size, size, 3)."""
+    flat = frames.reshape(-1, *frames.shape[-3:])
+    out = np.stack([np.asarray(Image.fromarray(f).resize((size, size), Image.BOX)) for f in flat])
+    return out.reshape(*frames.shape[:-3], size, size, 3)
+
+
+def relative_poses(current: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Target poses (F, 3) [x, z, yaw] in the frame of the current pose (3,): (F, 4) [dx, dz, sin, cos]
+    with dx to the right and dz backwards (Habitat's agent frame)."""
+    c, s = math.cos(current[2]), math.sin(current[2])
+    dx, dz = targets[:, 0] - current[0], targets[:, 1] - current[1]
+    dyaw = np.array([wrap_angle(y - current[2]) for y in targets[:, 2]])
+    return np.stack([c * dx - s * dz, s * dx + c * dz, np.sin(dyaw), np.cos(dyaw)], axis=1).astype(np.float32)
+
+
+def _context_indices(rng: np.random.Generator, tour_length: int, count: int) -> np.ndarray:
+    """One index per stratum of the tour, so the sample is spread out and non-contiguous."""
+    edges = np.linspace(0, tour_length, count + 1)
+    return np.array([int(rng.integers(int(a), max(int(a) + 1, int(b)))) for a, b in zip(edges[:-1], edges[1:])])
+
+
+def _boxes(semantic: np.ndarray, ids: set[int], min_fraction: float, scale: float) -> list[tuple[int, int, int, int]]:
+    """Boxes (x0, y0, x1, y1) at the output resolution of every goal instance covering enough pixels."""
+    out = []
+    for object_id in sorted(ids):
+        rows, cols = np.nonzero(semantic == object_id)
+        if len(rows) >= min_fraction * semantic.size:
+            box = tuple(int(round(v * scale)) for v in (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1))
+            if box[2] - box[0] >= MIN_BOX and box[3] - box[1] >= MIN_BOX:  # a sliver at the edge is no box
+                out.append(box)
+    return out
+
+
+def _run_oracle(env: NavEnv, oracle: OracleAgent, episode_id: str) -> dict[str, Any]:
+    """Frames (n+1, H, W, 3), semantic (n+1, H, W), poses (n+1, 3) and actions (n,) of the oracle's route."""
+    obs, info = env.reset(options={"episode_id": episode_id})
+    oracle.reset(info)
+    frames, semantic, poses, actions = [obs["rgb"]], [obs["semantic"]], [], []
+    poses.append([*info["position"][[0, 2]], info["heading"]])
+    done = False
+    while not done:
+        action = oracle.act(obs)
+        obs, _, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+        frames.append(obs["rgb"])
+        semantic.append(obs["semantic"])
+        poses.append([*info["position"][[0, 2]], info["heading"]])
+        actions.append(action)
+    return {"frames": np.stack(frames), "semantic": np.stack(semantic), "poses": np.array(poses, np.float32),
+            "actions": np.array(actions, np.int8), "info": info}
+
+
+def scene_clips(env: NavEnv, oracle: OracleAgent, scene_id: str, episodes: list, cfg: GenDataConfig,
+                rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """All clips of one house for the env's task, as stacked arrays."""
+    task = env.task.name
+    env.sim.load_scene(resolve_scene(scene_id))
+    spec = resolve_scene(scene_id)
+    rooms = load_semantic(spec.semantic).rooms if spec.semantic else []
+    tour = house_tour(env.sim, rooms, turn_degrees=env.sim_config.turn_angle)
+    tour_frames = downsample(render_poses(env.sim, tour.poses), cfg.resolution)
+    scale = cfg.resolution / cfg.render_resolution
+    F = cfg.target_frames
+    clips: dict[str, list] = {k: [] for k in ("context", "context_index", "current", "target", "actions", "poses",
+                                              "relative", "boxes", "instruction", "task", "scene_id", "episode_id")}
+    for episode in episodes:
+        route = _run_oracle(env, oracle, episode.episode_id)
+        n = len(route["actions"])
+        frames = downsample(route["frames"], cfg.resolution)
+        goal_ids = {g.object_id for g in episode.goals if hasattr(g, "object_id")}
+        last = max(0, n - F)
+        starts = {last} | {int(rng.integers(0, max(1, n))) for _ in range(cfg.windows_per_episode - 1)}
+        for s in sorted(starts):
+            steps = np.minimum(np.arange(s + 1, s + F + 1), n)  # past the end: the view after STOP
+            target = frames[steps].copy()
+            boxes = np.full((F, 4), -1, dtype=np.int16)
+            if task == "objectnav":
+                for k, step in enumerate(steps):
+                    found = _boxes(route["semantic"][step], goal_ids, cfg.box_min_fraction, scale)
+                    for box in found:
+                        target[k] = draw_box(target[k], box, thickness=BOX_THICKNESS)
+                    if found:  # the largest instance's box stands for the frame
+                        boxes[k] = max(found, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
+            # the action that leads into each target frame; none (0) past the end
+            actions = np.array([route["actions"][s + k] if s + k < n else 0 for k in range(F)], np.int8)
+            context_index = _context_indices(rng, len(tour), cfg.context_frames)
+            clips["context"].append(tour_frames[context_index])
+            clips["context_index"].append(context_index.astype(np.int32))
+            clips["current"].append(frames[s])
+            clips["target"].append(target)
+            clips["actions"].append(actions)
+            clips["poses"].append(np.concatenate([route["poses"][s][None], route["poses"][steps]]))
+            clips["relative"].append(relative_poses(route["poses"][s], route["poses"][steps]))
+            clips["boxes"].append(boxes)
+            clips["instruction"].append(episode.instruction_text)
+            clips["task"].append(task)
+            clips["scene_id"].append(scene_id)
+            clips["episode_id"].append(episode.episode_id)
+    out = {k: np.stack(v) if k not in ("instruction", "task", "scene_id", "episode_id") else np.array(v)
+           for k, v in clips.items()}
+    out["tour_length"] = np.full(len(out["task"]), len(tour), dtype=np.int32)
+    return out
+
+
+def generate(cfg: GenDataConfig, progress: bool = True) -> Path:
+    """Write (or complete) the shards of ``cfg`` and its manifest; returns the manifest path."""
+    out = Path(cfg.out)
+    for task_name in cfg.tasks:
+        task = TaskConfig.from_mapping({"name": task_name, "semantic": True, "depth": False,
+                                        "dataset": {"episodes_per_scene": cfg.episodes_per_scene, "seed": cfg.seed}})
+        sim = {"width": cfg.render_resolution, "height": cfg.render_resolution}
+        env = NavEnv(task, split=cfg.split, sim=sim, num_episodes=cfg.num_scenes * cfg.episodes_per_scene)
+        dataset_path = ensure_dataset(env.task, cfg.split, cfg.num_scenes * cfg.episodes_per_scene, env.sim_config,
+                                      sim=env.sim, progress=progress)
+        env.dataset_path = dataset_path
+        by_scene: dict[str, list] = {}
+        for episode in env.dataset.episodes:
+            by_scene.setdefault(episode.scene_id, []).append(episode)
+        oracle = OracleAgent(env.sim_config)
+        for index, (scene_id, episodes) in enumerate(tqdm(sorted(by_scene.items()), disable=not progress,
+                                                           desc=f"{task_name} clips ({cfg.split})", unit="house")):
+            shard = out / task_name / f"{scene_id}.npz"
+            if shard.is_file():
+                continue
+            rng = np.random.default_rng([cfg.seed, _TASK_STREAM[task_name], index])
+            clips = scene_clips(env, oracle, scene_id, episodes, cfg, rng)
+            shard.parent.mkdir(parents=True, exist_ok=True)
+            tmp = shard.with_name(shard.stem + ".tmp.npz")
+            np.savez_compressed(tmp, **clips)
+            tmp.replace(shard)
+        env.close()
+    return write_manifest(out, cfg)
+
+
+def write_manifest(out: Path, cfg: GenDataConfig) -> Path:
+    shards = []
+    for path in sorted(out.glob("*/*.npz")):
+        if path.name.endswith(".tmp.npz"):
+            continue
+        with np.load(path) as data:
+            shards.append({"path": str(path.relative_to(out)), "task": str(data["task"][0]),
+                           "num_clips": int(len(data["task"]))})
+    manifest = {"format": "v4s-clips-v1", "config": {k: (list(v) if isinstance(v, tuple) else v)
+                                                     for k, v in cfg.__dict__.items()},
+                "num_clips": sum(s["num_clips"] for s in shards), "shards": shards}
+    path = out / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=1))
+    return path
+
+
+@hydra.main(version_base=None, config_path="conf", config_name="gen_data")
+def main(cfg: DictConfig) -> None:
+    values = OmegaConf.to_container(cfg, resolve=True)
+    values["tasks"] = tuple(values["tasks"])
+    manifest = generate(GenDataConfig(**values))
+    data = json.loads(manifest.read_text())
+    print(f"{data['num_clips']} clips in {len(data['shards'])} shards: {manifest}")
+
+
+if __name__ == "__main__":
+    main()

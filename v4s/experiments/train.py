@@ -1,0 +1,343 @@
+"""``v4s-train``: train the context-guided video model (or its VAE) on clips from v4s-gen-data.
+
+    v4s-train stage=vae data=data/clips/train out=runs/vae
+    v4s-train stage=diffusion data=data/clips/train val_data=data/clips/val vae=runs/vae/vae out=runs/small
+
+Reads top to bottom: data, model, loop, checkpoint, log.
+
+- ``stage=vae``: a small AutoencoderKL on the clips' frames (L1 + a little KL).
+- ``stage=diffusion``: the transformer and the instruction encoder, with the VAE frozen.
+  Flow matching: x_t = (1 - s) x0 + s e, the model predicts e - x0 on target tokens only;
+  the instruction (text, or target poses) and the context are dropped independently
+  (replaced by the null instruction and by pure noise), for joint classifier-free
+  guidance. An EMA of the weights is what gets saved.
+
+Every ``checkpoint_every`` steps the EMA pipeline is saved in diffusers' layout to
+``out/pipeline`` and the whole training state to ``out/train_state.pt``; a rerun resumes
+from there. Without a state, training starts from ``init`` (by default the committed
+checkpoint, so progress accumulates across runs). ``out/log.csv`` gets train and val
+losses, ``out/loss.png`` the curve. CPU float32 by default; bf16 autocast on a GPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from accelerate import Accelerator
+from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler
+from omegaconf import DictConfig, OmegaConf
+
+from v4s.model.data import LatentClips, encode_clips, flip, load_clips
+from v4s.model.pipeline import ContextGuidedVideoPipeline
+from v4s.model.text import SmallTextEncoder
+from v4s.model.transformer import ContextGuidedWanTransformer, parameter_count
+from v4s.model.vae import encode_frames, small_autoencoder, to_tensor
+
+DEFAULT_INIT = Path(__file__).resolve().parents[1] / "assets" / "v4s-small"
+
+
+@dataclass
+class TrainConfig:
+    stage: str = "diffusion"  #: "vae" or "diffusion"
+    data: str = "data/clips/train"
+    val_data: str | None = "data/clips/val"
+    out: str = "runs/train"
+    vae: str | None = None  #: a trained VAE directory (diffusion stage); None: the init pipeline's
+    init: str | None = str(DEFAULT_INIT)  #: pipeline to start from when there is no train state
+    tasks: tuple[str, ...] = ("posenav", "objectnav")
+    steps: int = 2000  #: optimisation steps of this run (the total is kept in the train state)
+    batch_size: int = 16
+    lr: float = 3e-4
+    warmup: int = 200
+    weight_decay: float = 0.01
+    ema_decay: float = 0.999
+    drop_instruction: float = 0.1
+    drop_context: float = 0.1
+    flip: bool = True  #: mirrored clips as augmentation
+    checkpoint_every: int = 250
+    eval_every: int = 250
+    val_clips: int = 64
+    seed: int = 0
+    threads: int = 0  #: torch CPU threads (0: torch's default)
+    model: dict = field(default_factory=lambda: {"num_layers": 4, "attention_head_dim": 32, "num_attention_heads": 4,
+                                                 "ffn_dim": 256, "patch_size": [1, 2, 2],
+                                                 "context_patch_size": [1, 4, 4], "text_dim": 64, "freq_dim": 64})
+    resolution: int = 64
+    num_frames: int = 8
+
+
+# ---------------------------------------------------------------------- logging
+def _log(out: Path, row: dict) -> None:
+    path = out / "log.csv"
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def plot_curve(out: Path) -> None:
+    """``out/loss.png`` from ``out/log.csv``: train loss (smoothed) and val loss against step."""
+    from PIL import Image, ImageDraw
+
+    path = out / "log.csv"
+    rows = list(csv.DictReader(path.open())) if path.exists() else []
+    if len(rows) < 2:
+        return
+    steps = np.array([float(r["step"]) for r in rows])
+    series = {k: np.array([float(r[k]) if r.get(k) not in (None, "") else np.nan for r in rows])
+              for k in ("train_loss", "val_loss")}
+    w, h, pad = 640, 400, 50
+    img = Image.new("RGB", (w, h), "white")
+    draw = ImageDraw.Draw(img)
+    values = np.concatenate([v[np.isfinite(v)] for v in series.values()])
+    lo, hi = float(values.min()), float(values.max())
+    lo, hi = (lo, hi) if hi > lo else (lo - 1, hi + 1)
+
+    def xy(s, v):
+        return pad + (s - steps.min()) / max(1.0, steps.max() - steps.min()) * (w - 2 * pad), \
+            h - pad - (v - lo) / (hi - lo) * (h - 2 * pad)
+
+    draw.rectangle([pad, pad, w - pad, h - pad], outline="black")
+    for key, color in (("train_loss", (40, 110, 230)), ("val_loss", (220, 40, 40))):
+        v = series[key]
+        ok = np.isfinite(v)
+        pts = [xy(s, y) for s, y in zip(steps[ok], v[ok])]
+        if len(pts) > 1:
+            draw.line(pts, fill=color, width=2)
+        draw.text((pad + 5, pad + 5 + 15 * (key == "val_loss")), key, fill=color)
+    draw.text((pad, h - pad + 10), f"step {int(steps.min())} .. {int(steps.max())}", fill="black")
+    draw.text((5, pad - 20), f"loss {lo:.4f} .. {hi:.4f}", fill="black")
+    img.save(out / "loss.png")
+
+
+# ---------------------------------------------------------------------- VAE stage
+def train_vae(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> None:
+    clips = load_clips(cfg.data, cfg.tasks)
+    frames = np.concatenate([clips["current"], clips["target"].reshape(-1, *clips["target"].shape[2:]),
+                             clips["context"].reshape(-1, *clips["context"].shape[2:])])
+    accelerator.print(f"{len(frames)} frames")
+    state_path = out / "train_state.pt"
+    vae = small_autoencoder(sample_size=cfg.resolution)
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step = 0
+    if state_path.exists():
+        state = torch.load(state_path, weights_only=False)
+        vae.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step = state["step"]
+    vae, optimizer = accelerator.prepare(vae, optimizer)
+    rng = np.random.default_rng([cfg.seed, step])
+    start, end = time.time(), step + cfg.steps
+    while step < end:
+        batch = to_tensor(frames[rng.integers(0, len(frames), cfg.batch_size)], accelerator.device, torch.float32)
+        with accelerator.autocast():
+            posterior = accelerator.unwrap_model(vae).encode(batch).latent_dist
+            recon = accelerator.unwrap_model(vae).decode(posterior.sample()).sample
+            l1 = (recon.float() - batch).abs().mean()
+            loss = l1 + 1e-6 * posterior.kl().mean()
+        accelerator.backward(loss)
+        optimizer.step()
+        optimizer.zero_grad()
+        step += 1
+        if step % 50 == 0 or step == end:
+            psnr = float(-10 * torch.log10(((recon.float().clamp(-1, 1) - batch) / 2).pow(2).mean()))
+            _log(out, {"step": step, "train_loss": float(loss), "val_loss": "", "psnr": round(psnr, 2),
+                       "wall_s": round(time.time() - start, 1)})
+            accelerator.print(f"step {step} loss {float(loss):.4f} psnr {psnr:.2f}")
+        if step % cfg.checkpoint_every == 0 or step == end:
+            unwrapped = accelerator.unwrap_model(vae)
+            unwrapped.save_pretrained(out / "vae")
+            torch.save({"model": unwrapped.state_dict(), "optimizer": optimizer.state_dict(), "step": step},
+                       state_path)
+            plot_curve(out)
+
+
+# ---------------------------------------------------------------------- diffusion stage
+def flow_matching_loss(transformer: ContextGuidedWanTransformer, encoder: SmallTextEncoder, batch: dict,
+                       cfg: TrainConfig, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """MSE between predicted and true velocity on target latents, with condition dropout."""
+    x0 = batch["target"].to(device)
+    b = x0.shape[0]
+    # logit-normal noise levels (SD3): most training where the flow is hardest, mid-range
+    sigma = torch.sigmoid(torch.randn(b, generator=generator).to(device))
+    noise = torch.randn(x0.shape, generator=generator).to(device)
+    s = sigma.view(b, 1, 1, 1, 1)
+    xt = (1 - s) * x0 + s * noise
+    drop_instruction = torch.rand(b, generator=generator) < cfg.drop_instruction
+    drop_context = torch.rand(b, generator=generator) < cfg.drop_context
+    texts = ["" if d else t for t, d in zip(batch["instruction"], drop_instruction.tolist())]
+    is_pose = torch.tensor([t == "posenav" for t in batch["task"]])
+    pose = batch["pose"] * (is_pose & ~drop_instruction).view(b, 1, 1).float()
+    context = batch["context"].clone()
+    context[drop_context] = torch.randn(context[drop_context].shape, generator=generator)
+    text = encoder(texts)
+    pred = transformer(xt, sigma * 1000.0, text, context=context.to(device), current=batch["current"].to(device),
+                       context_positions=batch["context_index"].to(device), target_pose=pose.to(device)).sample
+    return (pred.float() - (noise - x0)).pow(2).mean()
+
+
+def _latents(vae: AutoencoderKL, root: str, cfg: TrainConfig, cache: Path, use_flip: bool,
+             limit: int | None = None) -> LatentClips:
+    """Encoded clips, cached on disk next to the run (the VAE is frozen, so this is done once)."""
+    if cache.exists():
+        return torch.load(cache, weights_only=False)
+    clips = load_clips(root, cfg.tasks, limit=limit)
+    parts = [encode_clips(vae, clips)] + ([encode_clips(vae, flip(clips))] if use_flip else [])
+    latents = LatentClips.concat(parts)
+    torch.save(latents, cache)
+    return latents
+
+
+def _build(cfg: TrainConfig) -> ContextGuidedVideoPipeline:
+    """The pipeline to start from: ``init`` when it exists (with ``vae`` swapped in if given), else fresh."""
+    if cfg.init and Path(cfg.init).exists():
+        pipe = ContextGuidedVideoPipeline.from_pretrained(cfg.init)
+        if cfg.vae:
+            pipe.vae = AutoencoderKL.from_pretrained(cfg.vae)
+        return pipe
+    if not cfg.vae:
+        raise ValueError(f"vae: no trained VAE given and no pipeline to start from at init={cfg.init}")
+    model = {**cfg.model, "patch_size": tuple(cfg.model["patch_size"]),
+             "context_patch_size": tuple(cfg.model["context_patch_size"])}
+    vae = AutoencoderKL.from_pretrained(cfg.vae)
+    _normalise_latents(vae, cfg)
+    transformer = ContextGuidedWanTransformer(in_channels=vae.config.latent_channels,
+                                              out_channels=vae.config.latent_channels, **model)
+    encoder = SmallTextEncoder(dim=model["text_dim"])
+    return ContextGuidedVideoPipeline(transformer=transformer, vae=vae, instruction_encoder=encoder,
+                                      scheduler=FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=1.0),
+                                      resolution=cfg.resolution, num_frames=cfg.num_frames)
+
+
+def _normalise_latents(vae: AutoencoderKL, cfg: TrainConfig, frames: int = 512) -> None:
+    """Set the VAE's ``scaling_factor`` so that latents of training frames have unit standard deviation."""
+    sample = load_clips(cfg.data, cfg.tasks, limit=frames // 2)["current"][:frames]
+    vae.register_to_config(scaling_factor=1.0, shift_factor=None)
+    std = float(encode_frames(vae, sample[:, None]).std())
+    vae.register_to_config(scaling_factor=round(1.0 / std, 5))
+
+
+def train_diffusion(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> None:
+    pipe = _build(cfg)
+    pipe.vae.requires_grad_(False)
+    train = _latents(pipe.vae, cfg.data, cfg, out / "latents_train.pt", cfg.flip)
+    val = _latents(pipe.vae, cfg.val_data, cfg, out / "latents_val.pt", False, limit=cfg.val_clips // 2) \
+        if cfg.val_data else None
+    accelerator.print(f"{len(train)} training clips; transformer {parameter_count(pipe.transformer):,} parameters, "
+                      f"text encoder {parameter_count(pipe.instruction_encoder):,}")
+
+    modules = torch.nn.ModuleDict({"transformer": pipe.transformer, "encoder": pipe.instruction_encoder})
+    ema = copy.deepcopy(modules).requires_grad_(False)
+    optimizer = torch.optim.AdamW(modules.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    state_path = out / "train_state.pt"
+    step, samples = 0, 0
+    if state_path.exists():  # resume exactly where the last run stopped
+        state = torch.load(state_path, weights_only=False)
+        modules.load_state_dict(state["modules"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, samples = state["step"], state["samples"]
+        accelerator.print(f"resumed at step {step}")
+    modules, optimizer = accelerator.prepare(modules, optimizer)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: min(1.0, (step + i + 1) / cfg.warmup))
+    generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+    device = accelerator.device
+    end, start, losses = step + cfg.steps, time.time(), []
+
+    while step < end:
+        index = torch.randint(0, len(train), (cfg.batch_size,), generator=generator)
+        with accelerator.autocast():
+            loss = flow_matching_loss(accelerator.unwrap_model(modules)["transformer"],
+                                      accelerator.unwrap_model(modules)["encoder"], train.batch(index), cfg,
+                                      generator, device)
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(modules.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        with torch.no_grad():
+            for e, p in zip(ema.parameters(), accelerator.unwrap_model(modules).parameters()):
+                e.lerp_(p.detach().to(e.device), 1 - cfg.ema_decay)
+        step += 1
+        samples += cfg.batch_size
+        losses.append(loss.item())
+
+        if step % cfg.eval_every == 0 or step == end:
+            val_loss = _val_loss(ema, val, cfg, device) if val is not None else float("nan")
+            row = {"step": step, "train_loss": round(float(np.mean(losses)), 5), "val_loss": round(val_loss, 5),
+                   "samples": samples, "lr": schedule.get_last_lr()[0], "wall_s": round(time.time() - start, 1)}
+            _log(out, row)
+            accelerator.print(row)
+            losses = []
+        if step % cfg.checkpoint_every == 0 or step == end:
+            _save(pipe, ema, out / "pipeline")
+            torch.save({"modules": accelerator.unwrap_model(modules).state_dict(), "ema": ema.state_dict(),
+                        "optimizer": optimizer.state_dict(), "step": step, "samples": samples},
+                       out / "train_state.tmp")
+            (out / "train_state.tmp").replace(state_path)
+            plot_curve(out)
+
+
+@torch.no_grad()
+def _val_loss(ema: torch.nn.ModuleDict, val: LatentClips, cfg: TrainConfig, device: torch.device) -> float:
+    """Loss of the EMA weights on the val clips, with fixed noise and no dropout."""
+    fixed = TrainConfig(**{**cfg.__dict__, "drop_instruction": 0.0, "drop_context": 0.0})
+    generator = torch.Generator().manual_seed(1234)
+    total, count = 0.0, 0
+    for i in range(0, len(val), cfg.batch_size):
+        index = torch.arange(i, min(i + cfg.batch_size, len(val)))
+        total += float(flow_matching_loss(ema["transformer"], ema["encoder"], val.batch(index), fixed, generator,
+                                          device)) * len(index)
+        count += len(index)
+    return total / count
+
+
+def _save(pipe: ContextGuidedVideoPipeline, ema: torch.nn.ModuleDict, path: Path) -> None:
+    """The pipeline with the EMA weights, in diffusers' layout (safetensors)."""
+    pipe.transformer.load_state_dict(ema["transformer"].state_dict())
+    pipe.instruction_encoder.load_state_dict(ema["encoder"].state_dict())
+    tmp = path.with_name(path.name + ".tmp")
+    pipe.save_pretrained(tmp)
+    if path.exists():
+        import shutil
+
+        shutil.rmtree(path)
+    tmp.replace(path)
+
+
+def run(cfg: TrainConfig) -> Path:
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    accelerator = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no", cpu=not torch.cuda.is_available())
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.stage == "vae":
+        train_vae(cfg, accelerator, out)
+    elif cfg.stage == "diffusion":
+        train_diffusion(cfg, accelerator, out)
+    else:
+        raise ValueError(f"stage must be 'vae' or 'diffusion', got {cfg.stage!r}")
+    return out
+
+
+@hydra.main(version_base=None, config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> None:
+    values = OmegaConf.to_container(cfg, resolve=True)
+    values["tasks"] = tuple(values["tasks"])
+    if values.get("init") is None:
+        values["init"] = str(DEFAULT_INIT)
+    run(TrainConfig(**values))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Context-guided video diffusion (diffusers conventions): the model, its pipeline, training data."""

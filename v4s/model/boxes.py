@@ -1,0 +1,70 @@
+"""The auxiliary red box of object grounding: drawing it on training frames, finding it in generated ones.
+
+Video4Spatial marks the target object in grounding videos with a red box, so that a
+generated video says where the object is. The detector looks for a rectangle outline
+of saturated red pixels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+BOX_COLOR = (255, 0, 0)
+
+
+def draw_box(frame: np.ndarray, box: tuple[int, int, int, int], thickness: int = 1) -> np.ndarray:
+    """``frame`` (H, W, 3) uint8 with a red outline around ``box`` (x0, y0, x1, y1), end exclusive."""
+    out = frame.copy()
+    h, w = out.shape[:2]
+    x0, y0 = max(0, box[0]), max(0, box[1])
+    x1, y1 = min(w, box[2]), min(h, box[3])
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return out
+    t = thickness
+    out[y0:y0 + t, x0:x1] = BOX_COLOR
+    out[y1 - t:y1, x0:x1] = BOX_COLOR
+    out[y0:y1, x0:x0 + t] = BOX_COLOR
+    out[y0:y1, x1 - t:x1] = BOX_COLOR
+    return out
+
+
+def red_mask(frame: np.ndarray) -> np.ndarray:
+    """Pixels (H, W) bool close to the box colour."""
+    f = frame.astype(np.int16)
+    return (f[..., 0] >= 170) & (f[..., 1] <= 90) & (f[..., 2] <= 90) & (f[..., 0] - f[..., 1] >= 110)
+
+
+def detect_box(frame: np.ndarray, min_size: int = 3, min_outline: float = 0.5) -> tuple[int, int, int, int] | None:
+    """The red box in ``frame`` (H, W, 3) uint8 as (x0, y0, x1, y1), or None.
+
+    Takes the largest connected group of red pixels and keeps it when red covers at least
+    ``min_outline`` of its bounding rectangle's outline (two pixels wide, for blurry generated
+    boxes) and its inside is mostly not red (a red object is not a box)."""
+    mask = red_mask(frame)
+    if mask.sum() < 2 * min_size:
+        return None
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    sizes = ndimage.sum(mask, labels, range(1, count + 1))
+    rows, cols = np.nonzero(labels == int(np.argmax(sizes)) + 1)
+    y0, y1, x0, x1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    if y1 - y0 < min_size or x1 - x0 < min_size:
+        return None
+    ring = np.zeros_like(mask)
+    ring[y0:y1, x0:x1] = True
+    inner = np.zeros_like(mask)
+    inner[y0 + 2:y1 - 2, x0 + 2:x1 - 2] = True
+    ring &= ~inner
+    outline = mask[ring].mean()
+    inside = mask[inner].mean() if inner.any() else 0.0
+    if outline < min_outline or inside > 0.3:
+        return None
+    return int(x0), int(y0), int(x1), int(y1)
+
+
+def box_centered(box: tuple[int, int, int, int] | None, width: int, region: float = 0.5) -> bool:
+    """Whether a box's horizontal centre lies in the central ``region`` of the frame width
+    (the same rule as ObjectNav's centring success condition)."""
+    if box is None:
+        return False
+    return abs((box[0] + box[2]) / 2.0 / width - 0.5) <= region / 2.0

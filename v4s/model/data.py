@@ -1,0 +1,115 @@
+"""Training clips on disk (written by ``v4s-gen-data``) and their latents in memory.
+
+A clip directory holds ``manifest.json`` and one ``.npz`` shard per (task, house) with
+stacked arrays: ``context`` (N, Fc, H, W, 3) uint8, ``context_index`` (N, Fc),
+``current`` (N, H, W, 3), ``target`` (N, Ft, H, W, 3), ``actions`` (N, Ft), ``poses``
+(N, Ft + 1, 3) [x, z, yaw], ``relative`` (N, Ft, 4) [dx, dz, sin dyaw, cos dyaw],
+``boxes`` (N, Ft, 4), ``instruction``, ``task``, ``scene_id``, ``episode_id`` (N,) strings.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from v4s.model.vae import encode_frames
+
+ARRAYS = ("context", "context_index", "current", "target", "actions", "poses", "relative", "boxes")
+STRINGS = ("instruction", "task", "scene_id", "episode_id")
+
+
+class ClipFileError(ValueError):
+    """A clip directory or shard that cannot be read."""
+
+
+def load_clips(root: str | Path, tasks: tuple[str, ...] | None = None, limit: int | None = None) -> dict[str, np.ndarray]:
+    """All clips of ``root`` (optionally only some tasks, and at most ``limit`` per task), concatenated."""
+    root = Path(root)
+    manifest = root / "manifest.json"
+    if not manifest.is_file():
+        raise ClipFileError(f"no clips at {root}: {manifest} is missing (generate them with v4s-gen-data)")
+    try:
+        shards = json.loads(manifest.read_text())["shards"]
+    except (json.JSONDecodeError, KeyError) as e:
+        raise ClipFileError(f"{manifest}: not a clip manifest ({e})") from None
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ARRAYS + STRINGS}
+    taken: dict[str, int] = {}
+    for shard in shards:
+        if tasks is not None and shard["task"] not in tasks:
+            continue
+        if limit is not None and taken.get(shard["task"], 0) >= limit:
+            continue
+        path = root / shard["path"]
+        try:
+            with np.load(path) as data:
+                for key in ARRAYS + STRINGS:
+                    parts[key].append(data[key])
+        except (OSError, KeyError, ValueError) as e:
+            raise ClipFileError(f"{path}: cannot read clip shard ({type(e).__name__}: {e})") from None
+        taken[shard["task"]] = taken.get(shard["task"], 0) + shard["num_clips"]
+    if not parts["task"]:
+        raise ClipFileError(f"no clips of tasks {tasks} in {root}")
+    out = {k: np.concatenate(v) for k, v in parts.items()}
+    if limit is not None:  # trim each task to the limit
+        keep = np.concatenate([np.nonzero(out["task"] == t)[0][:limit] for t in dict.fromkeys(out["task"])])
+        out = {k: v[np.sort(keep)] for k, v in out.items()}
+    return out
+
+
+def flip(clips: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Mirror every clip left-right: frames flipped, lateral offsets and turns negated,
+    turn actions swapped (a mirrored route is as valid as the original)."""
+    out = dict(clips)
+    for key in ("context", "current", "target"):
+        out[key] = np.ascontiguousarray(clips[key][..., ::-1, :])
+    rel = clips["relative"].copy()
+    rel[..., 0] *= -1.0  # dx
+    rel[..., 2] *= -1.0  # sin dyaw
+    out["relative"] = rel
+    actions = clips["actions"].copy()
+    actions[clips["actions"] == 2], actions[clips["actions"] == 3] = 3, 2
+    out["actions"] = actions
+    return out
+
+
+@dataclass
+class LatentClips:
+    """Clips with frames encoded once: context (N, C, Fc, h, w), current (N, C, 1, h, w), target (N, C, Ft, h, w)."""
+
+    context: torch.Tensor
+    current: torch.Tensor
+    target: torch.Tensor
+    context_index: torch.Tensor  #: (N, Fc) tour positions
+    pose: torch.Tensor  #: (N, Ft, 4) relative target poses
+    instruction: list[str]
+    task: list[str]
+
+    def __len__(self) -> int:
+        return len(self.task)
+
+    @classmethod
+    def concat(cls, parts: list["LatentClips"]) -> "LatentClips":
+        return cls(**{name: torch.cat([getattr(p, name) for p in parts])
+                      if isinstance(getattr(parts[0], name), torch.Tensor) else sum((getattr(p, name) for p in parts), [])
+                      for name in cls.__dataclass_fields__})
+
+    def batch(self, index: torch.Tensor) -> dict:
+        idx = index.tolist()
+        return {"context": self.context[index], "current": self.current[index], "target": self.target[index],
+                "context_index": self.context_index[index], "pose": self.pose[index],
+                "instruction": [self.instruction[i] for i in idx], "task": [self.task[i] for i in idx]}
+
+
+def encode_clips(vae: torch.nn.Module, clips: dict[str, np.ndarray], batch_size: int = 64) -> LatentClips:
+    """Encode every frame of ``clips`` with ``vae`` (posterior means), in batches."""
+    def encode(frames: np.ndarray) -> torch.Tensor:
+        return torch.cat([encode_frames(vae, frames[i:i + batch_size]).cpu() for i in range(0, len(frames), batch_size)])
+
+    pose_text = [t if task == "objectnav" else "" for t, task in zip(clips["instruction"], clips["task"])]
+    return LatentClips(context=encode(clips["context"]), current=encode(clips["current"][:, None]),
+                       target=encode(clips["target"]), context_index=torch.as_tensor(clips["context_index"]),
+                       pose=torch.as_tensor(clips["relative"]), instruction=pose_text, task=list(clips["task"]))
