@@ -43,14 +43,31 @@ def test_posenav_reports_psnr_ssim_and_the_copy_last_baseline(clips_dir, pipe, t
 
 def test_objectnav_reports_box_rates_beside_the_ground_truth(clips_dir, pipe, tmp_path):
     cfg = EvalConfig(task="objectnav", num_clips=2, data=str(clips_dir), out=str(tmp_path), num_inference_steps=4,
-                     context="noise")
+                     context="noise", num_candidates=3)
     summary = evaluate(cfg, pipe)
-    assert summary["context"] == "noise"
-    for key in ("box_rate", "box_centered_rate", "gt_box_rate", "gt_box_centered_rate"):
+    assert summary["context"] == "noise" and summary["num_candidates"] == 3
+    for key in ("box_rate", "box_centered_rate", "box_rate_any", "box_centered_rate_any", "gt_box_rate",
+                "gt_box_centered_rate"):
         assert 0.0 <= summary[key] <= 1.0
     assert summary["gt_box_rate"] > 0
+    # candidate 0 is one of the K candidates, so any-of-K can only be higher
+    assert summary["box_rate_any"] >= summary["box_rate"]
+    assert summary["box_centered_rate_any"] >= summary["box_centered_rate"]
+    rows = [json.loads(line) for line in (tmp_path / "clips.jsonl").read_text().splitlines()]
+    assert all(r["box_any"] or not r["box"] for r in rows)
 
 
-def test_bad_context_mode(clips_dir, pipe):
+def test_candidates_share_the_batch_and_candidate_zero_matches_a_single_sample(clips_dir, pipe, tmp_path):
+    one = evaluate(EvalConfig(task="posenav", num_clips=1, data=str(clips_dir), out=str(tmp_path / "k1"),
+                              num_inference_steps=2), pipe)
+    two = evaluate(EvalConfig(task="posenav", num_clips=1, data=str(clips_dir), out=str(tmp_path / "k2"),
+                              num_inference_steps=2, num_candidates=2), pipe)
+    assert two["psnr"] == pytest.approx(one["psnr"], abs=0.05)
+    assert one["psnr_candidates"] == one["psnr"] and two["psnr_candidates"] != two["psnr"]
+
+
+def test_bad_context_mode_and_candidates(clips_dir, pipe):
     with pytest.raises(ValueError, match="context must be 'real' or 'noise'"):
         evaluate(EvalConfig(task="posenav", data=str(clips_dir), context="blank"), pipe)
+    with pytest.raises(ValueError, match="num_candidates must be >= 1"):
+        evaluate(EvalConfig(task="posenav", data=str(clips_dir), num_candidates=0), pipe)
