@@ -25,8 +25,7 @@ import numpy as np
 from v4s.envs.scenes.mesh import load_scene_mesh
 from v4s.envs.scenes.procedural import write_house
 from v4s.envs.scenes.spec import SceneSpec, house_seed
-from v4s.envs.sim import SIM_ACTIONS, SimConfig
-from v4s.envs.sim import gl
+from v4s.envs.sim import SIM_ACTIONS, SimConfig, gl
 from v4s.envs.sim.base import quaternion_to_yaw
 from v4s.envs.sim.embedded import EmbeddedSim, nav_settings
 from v4s.envs.sim.navgrid import NavGrid

@@ -22,8 +22,7 @@ import trimesh
 
 from v4s.envs.scenes.semantic import SceneMetadata, SceneObject
 from v4s.envs.scenes.spec import SceneSpec, resolve_scene
-from v4s.envs.sim import (InvalidActionError, MultiGoalShortestPath, NotNavigableError, ShortestPath, SimConfig,
-                          make_sim)
+from v4s.envs.sim import InvalidActionError, MultiGoalShortestPath, NotNavigableError, ShortestPath, SimConfig, make_sim
 from v4s.envs.sim import habitat as hab
 
 NO_HABITAT = "habitat-sim is not installed (it ships through conda only: see environment.yml)"

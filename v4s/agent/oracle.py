@@ -13,7 +13,8 @@ per metre walked (a turn costing a little). At the goal it turns to the final he
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ class OracleAgent:
         self.goal_radius = goal_radius if goal_radius is not None else 0.6 * sim_config.forward_step_size
 
     @classmethod
-    def for_env(cls, env: Any, **kwargs: Any) -> "OracleAgent":
+    def for_env(cls, env: Any, **kwargs: Any) -> OracleAgent:
         """An oracle for a NavEnv (or a wrapper of one)."""
         return cls(env.unwrapped.sim_config, **kwargs)
 

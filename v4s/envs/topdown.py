@@ -8,8 +8,9 @@ every backend. Pixel (row, col) of world point (x, z) is
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -33,7 +34,7 @@ class TopDownMap:
     meters_per_pixel: float
 
     @classmethod
-    def of(cls, sim: Simulator, goal_points: np.ndarray, meters_per_pixel: float = 0.05) -> "TopDownMap":
+    def of(cls, sim: Simulator, goal_points: np.ndarray, meters_per_pixel: float = 0.05) -> TopDownMap:
         """The loaded scene's navigable area with ``goal_points`` (G, 3) marked."""
         pathfinder = sim.pathfinder
         lo, _ = pathfinder.get_bounds()
@@ -77,6 +78,6 @@ class TopDownMap:
                 "meters_per_pixel": np.float32(self.meters_per_pixel)}
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TopDownMap":
+    def from_dict(cls, values: dict[str, Any]) -> TopDownMap:
         return cls(image=np.asarray(values["image"]), origin=tuple(float(v) for v in values["origin"]),
                    meters_per_pixel=float(values["meters_per_pixel"]))

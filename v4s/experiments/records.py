@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 #: metrics averaged into summary.json, in table order
 METRICS = ("success", "spl", "soft_spl", "distance_to_goal", "collisions", "num_steps")

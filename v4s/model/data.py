@@ -92,7 +92,7 @@ class LatentClips:
         return len(self.task)
 
     @classmethod
-    def concat(cls, parts: list["LatentClips"]) -> "LatentClips":
+    def concat(cls, parts: list[LatentClips]) -> LatentClips:
         return cls(**{name: torch.cat([getattr(p, name) for p in parts])
                       if isinstance(getattr(parts[0], name), torch.Tensor) else sum((getattr(p, name) for p in parts), [])
                       for name in cls.__dataclass_fields__})

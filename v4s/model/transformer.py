@@ -86,7 +86,7 @@ class ContextGuidedWanTransformer(WanTransformer3DModel):
             nn.init.zeros_(self.pose_embedder[2].bias)
 
     @classmethod
-    def from_wan(cls, wan: WanTransformer3DModel | str, **extra) -> "ContextGuidedWanTransformer":
+    def from_wan(cls, wan: WanTransformer3DModel | str, **extra) -> ContextGuidedWanTransformer:
         """This transformer with a Wan checkpoint's weights (a model, or a ``transformer`` folder): the Wan
         layers are copied, the additions (``extra`` sets their config) start at zero."""
         if not isinstance(wan, WanTransformer3DModel):

@@ -13,8 +13,8 @@ y = 0) are left out to save triangles.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import trimesh
@@ -277,7 +277,7 @@ class Parts:
         return int(sum(len(f) for f in self._f))
 
     def build(self, category: str, visible: tuple[str, ...] = ("front", "back", "left", "right"),
-              **info) -> "Furniture":
+              **info) -> Furniture:
         """Freeze into a :class:`Furniture`, re-centred so the footprint is centred and y_min = 0."""
         v = np.concatenate(self._v)
         lo, hi = v.min(axis=0), v.max(axis=0)

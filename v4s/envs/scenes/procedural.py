@@ -25,9 +25,9 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import trimesh
@@ -69,7 +69,7 @@ _SIDE_DIRS = {"front": (0, 1), "back": (0, -1), "left": (-1, 0), "right": (1, 0)
 class GeneratedHouse:
     scene: trimesh.Scene  #: one node per object and per structural part
     metadata: SceneMetadata
-    layout: "HouseLayout | None" = field(default=None, repr=False)  #: the plan (rooms, doors) behind it
+    layout: HouseLayout | None = field(default=None, repr=False)  #: the plan (rooms, doors) behind it
 
 
 @dataclass(frozen=True)
@@ -93,13 +93,13 @@ class Rect:
     def area(self) -> float:
         return self.w * self.d
 
-    def overlaps(self, o: "Rect", eps: float = 1e-6) -> bool:
+    def overlaps(self, o: Rect, eps: float = 1e-6) -> bool:
         return self.x0 < o.x1 - eps and o.x0 < self.x1 - eps and self.z0 < o.z1 - eps and o.z0 < self.z1 - eps
 
-    def inside(self, o: "Rect", eps: float = 1e-6) -> bool:
+    def inside(self, o: Rect, eps: float = 1e-6) -> bool:
         return self.x0 >= o.x0 - eps and self.x1 <= o.x1 + eps and self.z0 >= o.z0 - eps and self.z1 <= o.z1 + eps
 
-    def grow(self, m: float) -> "Rect":
+    def grow(self, m: float) -> Rect:
         return Rect(self.x0 - m, self.z0 - m, self.x1 + m, self.z1 + m)
 
 
@@ -153,7 +153,7 @@ class Placed:
     k: int  #: yaw in quarter turns
     pos: tuple[float, float, float]  #: (x, y, z): footprint centre x, z and base height y, house-local metres
     rect: Rect
-    support: "Placed | None" = None
+    support: Placed | None = None
 
     @property
     def category(self) -> str:

@@ -89,7 +89,7 @@ def generated_house(scene_id: str, root: Path | None = None) -> SceneSpec:
     return SceneSpec(scene_id=scene_id, glb=glb, semantic=semantic)
 
 
-def resolve_scene(scene: "SceneSpec | str | os.PathLike[str]", up_axis: str = "y") -> SceneSpec:
+def resolve_scene(scene: SceneSpec | str | os.PathLike[str], up_axis: str = "y") -> SceneSpec:
     """Turn a spec, a generated house id, or a path to a ``.glb`` into a SceneSpec.
 
     A GLB path picks up ``<stem>.semantic.json`` beside it when present.

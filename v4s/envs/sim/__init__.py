@@ -6,10 +6,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from v4s.envs.sim.base import (SIM_ACTIONS, AgentState, InvalidActionError, MultiGoalShortestPath,
-                               NotNavigableError, PathFinder, ShortestPath, SimConfig, Simulator)
+from v4s.envs.sim.base import (
+    SIM_ACTIONS,
+    AgentState,
+    InvalidActionError,
+    MultiGoalShortestPath,
+    NotNavigableError,
+    PathFinder,
+    ShortestPath,
+    SimConfig,
+    Simulator,
+)
 
 BACKENDS = ("embedded", "habitat")
 

@@ -7,9 +7,10 @@ are quaternions ``[x, y, z, w]``. The agent is a cylinder that only yaws.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -74,7 +75,7 @@ class SimConfig:
                 raise ValueError(f"sim.{name} must be positive, got {getattr(self, name)}")
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> "SimConfig":
+    def from_mapping(cls, values: Mapping[str, Any]) -> SimConfig:
         """Build from a dict or an OmegaConf node, naming any unknown key."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known - {"backend", "_target_"})

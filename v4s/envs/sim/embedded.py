@@ -12,15 +12,25 @@ from __future__ import annotations
 import math
 import os
 from collections import OrderedDict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from v4s.envs.scenes.mesh import SceneMesh, load_scene_mesh
 from v4s.envs.scenes.spec import SceneSpec, resolve_scene
 from v4s.envs.sim import gl
-from v4s.envs.sim.base import (AgentState, SceneObject, SimConfig, check_action, heading_vector,
-                               not_navigable_error, quaternion_to_yaw, wrap_angle, yaw_to_quaternion)
+from v4s.envs.sim.base import (
+    AgentState,
+    SceneObject,
+    SimConfig,
+    check_action,
+    heading_vector,
+    not_navigable_error,
+    quaternion_to_yaw,
+    wrap_angle,
+    yaw_to_quaternion,
+)
 from v4s.envs.sim.navgrid import NavGrid, NavGridSettings
 from v4s.envs.sim.renderer import SceneRenderer
 
@@ -182,7 +192,7 @@ class EmbeddedSim:
         self._renderer, self._mesh, self._grid, self._spec = None, None, None, None
         self._closed = True
 
-    def __enter__(self) -> "EmbeddedSim":
+    def __enter__(self) -> EmbeddedSim:
         return self
 
     def __exit__(self, *exc: object) -> None:

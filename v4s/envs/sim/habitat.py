@@ -89,16 +89,25 @@ import math
 import os
 import struct
 import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from v4s.envs.scenes.semantic import SceneMetadata, SceneObject, load_semantic
 from v4s.envs.scenes.spec import SceneSpec, cache_dir, resolve_scene
-from v4s.envs.sim.base import (AgentState, MultiGoalShortestPath, ShortestPath, SimConfig, check_action,
-                               not_navigable_error, quaternion_to_yaw, yaw_to_quaternion)
+from v4s.envs.sim.base import (
+    AgentState,
+    MultiGoalShortestPath,
+    ShortestPath,
+    SimConfig,
+    check_action,
+    not_navigable_error,
+    quaternion_to_yaw,
+    yaw_to_quaternion,
+)
 
 #: how habitat-sim is installed (it is not on PyPI in a working form)
 CONDA_INSTALL = "conda install -c aihabitat -c conda-forge habitat-sim withbullet headless"
@@ -863,7 +872,7 @@ class HabitatSim:
         if sim is not None:
             sim.close()
 
-    def __enter__(self) -> "HabitatSim":
+    def __enter__(self) -> HabitatSim:
         return self
 
     def __exit__(self, *exc: object) -> None:

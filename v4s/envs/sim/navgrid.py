@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy import ndimage, sparse
@@ -148,7 +148,7 @@ class NavGrid:
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def from_mesh(cls, positions: np.ndarray, faces: np.ndarray, settings: NavGridSettings) -> "NavGrid":
+    def from_mesh(cls, positions: np.ndarray, faces: np.ndarray, settings: NavGridSettings) -> NavGrid:
         """Build from world-frame vertices (V, 3) and triangle indices (F, 3)."""
         s = settings
         tri = positions[faces].astype(np.float64)  # (F, 3, 3)

@@ -10,8 +10,9 @@ settings a task implies; user settings override them. The hydra files in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 from v4s.envs.scenes.semantic import OBJECTNAV_CATEGORIES
 
@@ -46,7 +47,7 @@ class TaskConfig:
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> "TaskConfig":
+    def from_mapping(cls, values: Mapping[str, Any]) -> TaskConfig:
         """Build the config of ``values['name']``, naming any unknown field."""
         name = values.get("name")
         if name not in TASK_CONFIGS:

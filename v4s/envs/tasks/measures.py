@@ -8,8 +8,8 @@ before it. ``state`` is a :class:`StepState`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

@@ -9,7 +9,8 @@ STOP within ``success_distance`` (geodesic) of the goal position and, when
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
