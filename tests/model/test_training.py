@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from test_pipeline import tiny_pipeline
 
-from v4s.experiments.train import TrainConfig, flow_matching_loss
+from v4s.experiments.train import TrainConfig, flow_matching_loss, lr_factor
 from v4s.model.data import flip
 
 
@@ -72,3 +72,14 @@ def test_flip_mirrors_frames_poses_and_turns():
     np.testing.assert_array_equal(out["current"][0], clips["current"][0][:, ::-1])
     np.testing.assert_allclose(out["relative"][0, 0], [-0.5, -0.25, -0.5, 0.87])
     assert out["actions"].tolist() == [[1, 3, 2]]
+
+
+def test_lr_warms_up_from_the_first_step_of_training_and_cools_down_at_the_end_of_the_run():
+    cfg = TrainConfig(warmup=200, cooldown=100, cooldown_to=0.05)
+    fresh = [lr_factor(i, cfg, first=0, end=1000) for i in range(1000)]
+    assert fresh[0] == 1 / 200 and fresh[199] == 1.0 and fresh[800] == 1.0
+    assert fresh[949] == 0.5 and fresh[-1] == 0.05 and all(a >= b for a, b in zip(fresh[200:], fresh[201:]))
+    # a resumed run is past the warmup and cools down over its own last steps
+    resumed = [lr_factor(i, cfg, first=6000, end=6500) for i in range(500)]
+    assert resumed[0] == 1.0 and resumed[449] == 0.5 and resumed[-1] == 0.05
+    assert lr_factor(10, TrainConfig(warmup=200), first=6000, end=6500) == 1.0

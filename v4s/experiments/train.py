@@ -25,6 +25,7 @@ import copy
 import csv
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import hydra
@@ -56,6 +57,8 @@ class TrainConfig:
     batch_size: int = 16
     lr: float = 3e-4
     warmup: int = 200
+    cooldown: int = 0  #: the last steps of this run decay the LR linearly (0: constant to the end)
+    cooldown_to: float = 0.05  #: the LR factor the cooldown ends at
     weight_decay: float = 0.01
     ema_decay: float = 0.999
     drop_instruction: float = 0.1
@@ -226,6 +229,17 @@ def _normalise_latents(vae: AutoencoderKL, cfg: TrainConfig, frames: int = 512) 
     vae.register_to_config(scaling_factor=round(1.0 / std, 5))
 
 
+def lr_factor(i: int, cfg: TrainConfig, first: int, end: int) -> float:
+    """The learning rate's factor at the run's i-th step (``first + i`` overall): linear warmup over the
+    first ``warmup`` steps of training, then constant, and over the last ``cooldown`` steps of this run
+    a linear decay to ``cooldown_to`` (a cooldown before a checkpoint is committed)."""
+    step = first + i + 1
+    factor = min(1.0, step / max(1, cfg.warmup))
+    if cfg.cooldown > 0:
+        factor *= max(cfg.cooldown_to, min(1.0, (end - step) / cfg.cooldown))
+    return factor
+
+
 def train_diffusion(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> None:
     pipe = _build(cfg)
     pipe.vae.requires_grad_(False)
@@ -248,10 +262,10 @@ def train_diffusion(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> No
         step, samples = state["step"], state["samples"]
         accelerator.print(f"resumed at step {step}")
     modules, optimizer = accelerator.prepare(modules, optimizer)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: min(1.0, (step + i + 1) / cfg.warmup))
+    end, start, losses = step + cfg.steps, time.time(), []
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, partial(lr_factor, cfg=cfg, first=step, end=end))
     generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
     device = accelerator.device
-    end, start, losses = step + cfg.steps, time.time(), []
 
     while step < end:
         index = torch.randint(0, len(train), (cfg.batch_size,), generator=generator)
