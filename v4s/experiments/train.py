@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import hashlib
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -152,10 +153,10 @@ def train_vae(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> None:
         optimizer.zero_grad()
         step += 1
         if step % 50 == 0 or step == end:
-            psnr = float(-10 * torch.log10(((recon.float().clamp(-1, 1) - batch) / 2).pow(2).mean()))
-            _log(out, {"step": step, "train_loss": float(loss), "val_loss": "", "psnr": round(psnr, 2),
+            psnr = float(-10 * torch.log10(((recon.detach().float().clamp(-1, 1) - batch) / 2).pow(2).mean()))
+            _log(out, {"step": step, "train_loss": loss.item(), "val_loss": "", "psnr": round(psnr, 2),
                        "wall_s": round(time.time() - start, 1)})
-            accelerator.print(f"step {step} loss {float(loss):.4f} psnr {psnr:.2f}")
+            accelerator.print(f"step {step} loss {loss.item():.4f} psnr {psnr:.2f}")
         if step % cfg.checkpoint_every == 0 or step == end:
             unwrapped = accelerator.unwrap_model(vae)
             unwrapped.save_pretrained(out / "vae")
@@ -190,22 +191,46 @@ def flow_matching_loss(transformer: ContextGuidedWanTransformer, encoder: SmallT
 
 def _latents(vae: AutoencoderKL, root: str, cfg: TrainConfig, cache: Path, use_flip: bool,
              limit: int | None = None) -> LatentClips:
-    """Encoded clips, cached on disk next to the run (the VAE is frozen, so this is done once)."""
+    """Encoded clips, cached on disk next to the run (the VAE is frozen, so this is done once).
+
+    The cache is keyed to the VAE (its weights and latent scale) and to the clips asked for; a
+    mismatching cache is encoded again."""
+    key = f"{_vae_key(vae)}|{Path(root).resolve()}|{','.join(cfg.tasks)}|{limit}|{use_flip}"
     if cache.exists():
-        return torch.load(cache, weights_only=False)
+        cached = torch.load(cache, weights_only=False)
+        if not isinstance(cached, dict):  # caches written before the key existed
+            return cached
+        if cached["key"] == key:
+            return cached["latents"]
+        print(f"{cache} was encoded with another VAE or other clips: encoding again")
     clips = load_clips(root, cfg.tasks, limit=limit)
     parts = [encode_clips(vae, clips)] + ([encode_clips(vae, flip(clips))] if use_flip else [])
     latents = LatentClips.concat(parts)
-    torch.save(latents, cache)
+    torch.save({"key": key, "latents": latents}, cache)
     return latents
 
 
-def _build(cfg: TrainConfig) -> ContextGuidedVideoPipeline:
-    """The pipeline to start from: ``init`` when it exists (with ``vae`` swapped in if given), else fresh."""
+def _vae_key(vae: AutoencoderKL) -> str:
+    digest = hashlib.sha1(str(vae.config.scaling_factor).encode())
+    for name, tensor in vae.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().float().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _build(cfg: TrainConfig, out: Path) -> ContextGuidedVideoPipeline:
+    """The pipeline to start from.
+
+    A run that resumes takes its own last pipeline (its VAE, with the latent scale its cached
+    latents were made with; the train state then restores the weights). Otherwise ``init`` when it
+    exists (with ``vae`` swapped in and its latent scale measured, if given), else a fresh model."""
+    if (out / "train_state.pt").exists() and (out / "pipeline" / "model_index.json").exists():
+        return ContextGuidedVideoPipeline.from_pretrained(out / "pipeline")
     if cfg.init and Path(cfg.init).exists():
         pipe = ContextGuidedVideoPipeline.from_pretrained(cfg.init)
         if cfg.vae:
             pipe.vae = AutoencoderKL.from_pretrained(cfg.vae)
+            _normalise_latents(pipe.vae, cfg)
         return pipe
     if not cfg.vae:
         raise ValueError(f"vae: no trained VAE given and no pipeline to start from at init={cfg.init}")
@@ -241,7 +266,7 @@ def lr_factor(i: int, cfg: TrainConfig, first: int, end: int) -> float:
 
 
 def train_diffusion(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> None:
-    pipe = _build(cfg)
+    pipe = _build(cfg, out)
     pipe.vae.requires_grad_(False)
     train = _latents(pipe.vae, cfg.data, cfg, out / "latents_train.pt", cfg.flip)
     val = _latents(pipe.vae, cfg.val_data, cfg, out / "latents_val.pt", False, limit=cfg.val_clips // 2) \

@@ -1,0 +1,87 @@
+"""v4s-train end to end on a few real clips: the VAE stage, the diffusion stage, resume after a stop."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from v4s.experiments.gen_data import GenDataConfig, generate
+from v4s.experiments.train import TrainConfig, run
+from v4s.model.pipeline import ContextGuidedVideoPipeline
+
+TINY = {"num_layers": 1, "attention_head_dim": 8, "num_attention_heads": 2, "ffn_dim": 32, "patch_size": [1, 2, 2],
+        "context_patch_size": [1, 4, 4], "text_dim": 16, "freq_dim": 16}
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    root = tmp_path_factory.mktemp("clips")
+    for split in ("train", "val"):
+        generate(GenDataConfig(split=split, num_scenes=1, episodes_per_scene=2, windows_per_episode=1,
+                               out=str(root / split)), progress=False)
+    return root
+
+
+def _rows(path):
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_vae_then_diffusion_then_resume_keeps_the_latent_scale(clips, tmp_path):
+    common = {"data": str(clips / "train"), "val_data": str(clips / "val"), "batch_size": 2, "val_clips": 4,
+              "threads": 1}
+    run(TrainConfig(stage="vae", out=str(tmp_path / "vae"), steps=3, checkpoint_every=3, **common))
+    assert (tmp_path / "vae" / "vae" / "config.json").exists() and (tmp_path / "vae" / "train_state.pt").exists()
+
+    cfg = TrainConfig(stage="diffusion", vae=str(tmp_path / "vae" / "vae"), init=str(tmp_path / "no-init"),
+                      out=str(tmp_path / "run"), steps=2, checkpoint_every=2, eval_every=1, model=TINY, **common)
+    run(cfg)
+    pipeline = tmp_path / "run" / "pipeline"
+    scale = json.loads((pipeline / "vae" / "config.json").read_text())["scaling_factor"]
+    assert scale != 1.0  # measured on the training frames
+    assert [r["step"] for r in _rows(tmp_path / "run" / "log.csv")] == ["1", "2"]
+    first = {k: v.clone() for k, v in ContextGuidedVideoPipeline.from_pretrained(pipeline).transformer.state_dict().items()}
+
+    run(cfg)  # the same command again: resumes at step 2 and keeps the run's VAE and latent scale
+    rows = _rows(tmp_path / "run" / "log.csv")
+    assert [r["step"] for r in rows] == ["1", "2", "3", "4"] and int(rows[-1]["samples"]) == 8
+    assert all(np.isfinite(float(r["val_loss"])) for r in rows)
+    assert torch.load(tmp_path / "run" / "train_state.pt", weights_only=False)["step"] == 4
+    pipe = ContextGuidedVideoPipeline.from_pretrained(pipeline)
+    assert pipe.vae.config.scaling_factor == scale
+    assert any(not torch.equal(first[k], v) for k, v in pipe.transformer.state_dict().items())
+    assert (tmp_path / "run" / "loss.png").exists()
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    video = pipe(frames[:2], frames[2], "Find the bed.", num_candidates=2, num_inference_steps=2).videos
+    assert video.shape == (2, 8, 64, 64, 3) and video.dtype == np.uint8
+
+    # a new run that starts from a committed pipeline with a freshly trained VAE swapped in: the
+    # swapped VAE's latent scale is measured, and a resumed run keeps it
+    shutil.copytree(pipeline, tmp_path / "init")
+    again = TrainConfig(**{**cfg.__dict__, "init": str(tmp_path / "init"), "out": str(tmp_path / "run2"), "steps": 1})
+    for _ in range(2):
+        run(again)
+        assert json.loads((tmp_path / "run2" / "pipeline" / "vae" / "config.json").read_text())["scaling_factor"] \
+            == scale
+    assert torch.load(tmp_path / "run2" / "train_state.pt", weights_only=False)["step"] == 2
+
+
+def test_a_cached_latent_set_is_encoded_again_for_another_vae(clips, tmp_path):
+    common = {"data": str(clips / "train"), "val_data": None, "batch_size": 2, "threads": 1}
+    for name, seed in (("a", 0), ("b", 1)):
+        run(TrainConfig(stage="vae", out=str(tmp_path / name), steps=1, seed=seed, **common))
+    cfg = {"stage": "diffusion", "init": str(tmp_path / "no-init"), "out": str(tmp_path / "run"), "steps": 1,
+           "model": TINY, **common}
+    run(TrainConfig(vae=str(tmp_path / "a" / "vae"), **cfg))
+    key = torch.load(tmp_path / "run" / "latents_train.pt", weights_only=False)["key"]
+    # a new run directory with the same cache file but another VAE: the cache must not be reused
+    (tmp_path / "run" / "train_state.pt").unlink()
+    run(TrainConfig(vae=str(tmp_path / "b" / "vae"), **cfg))
+    assert torch.load(tmp_path / "run" / "latents_train.pt", weights_only=False)["key"] != key
