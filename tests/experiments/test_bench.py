@@ -109,6 +109,13 @@ def test_torn_last_line_is_dropped_and_the_episode_reruns(tmp_path):
     assert summary["num_episodes"] == 3 and [r["episode_id"] for r in _records(tmp_path)] == ["0", "1", "2"]
 
 
+def test_a_rerun_with_nothing_left_keeps_the_measured_speed(tmp_path):
+    first = run_bench(_settings(tmp_path, num_episodes=2))
+    assert first["episodes_per_s"] > 0
+    again = run_bench(_settings(tmp_path, num_episodes=2))
+    assert again == first
+
+
 def test_a_broken_line_in_the_middle_is_named(tmp_path):
     log = tmp_path / "episodes.jsonl"
     log.write_text('{"episode_id": "0", "success": 1.0}\nnot json\n{"episode_id": "2", "success": 0.0}\n')

@@ -167,11 +167,15 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
     bar.close()
     wall = time.perf_counter() - start
 
+    speed = {"episodes_per_s": round(finished / wall, 4) if finished else 0.0,
+             "steps_per_s": round(steps / wall, 2) if finished else 0.0,
+             "num_envs": settings.num_envs, "wall_s": round(wall, 2)}
+    previous = settings.out / "summary.json"
+    if not finished and previous.exists():  # nothing left to run: keep the speed of the run that did the work
+        old = json.loads(previous.read_text())
+        speed = {k: old.get(k, v) for k, v in speed.items()}
     summary = {"task": settings.task.name, "agent": settings.agent, "split": settings.split,
-               **summarize(log.records[eid] for eid in episodes if eid in log),
-               "episodes_per_s": round(finished / wall, 4) if finished else 0.0,
-               "steps_per_s": round(steps / wall, 2) if finished else 0.0,
-               "num_envs": settings.num_envs, "wall_s": round(wall, 2)}
+               **summarize(log.records[eid] for eid in episodes if eid in log), **speed}
     tmp = settings.out / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2) + "\n")
     tmp.replace(settings.out / "summary.json")

@@ -313,7 +313,7 @@ def train_diffusion(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> No
         if step % cfg.eval_every == 0 or step == end:
             val_loss = _val_loss(ema, val, cfg, device) if val is not None else float("nan")
             row = {"step": step, "train_loss": round(float(np.mean(losses)), 5), "val_loss": round(val_loss, 5),
-                   "samples": samples, "lr": schedule.get_last_lr()[0], "wall_s": round(time.time() - start, 1)}
+                   "samples": samples, "lr": float(f"{schedule.get_last_lr()[0]:.6g}"), "wall_s": round(time.time() - start, 1)}
             _log(out, row)
             accelerator.print(row)
             losses = []
