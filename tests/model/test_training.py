@@ -29,13 +29,13 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch():
         return flow_matching_loss(pipe.transformer, pipe.instruction_encoder, batch, cfg,
                                   torch.Generator().manual_seed(7), torch.device("cpu"))
 
-    before = float(loss())
+    before = loss().item()
     for _ in range(30):
         value = loss()
         value.backward()
         optimizer.step()
         optimizer.zero_grad()
-    after = float(loss())
+    after = loss().item()
     assert after < 0.8 * before, (before, after)
 
 

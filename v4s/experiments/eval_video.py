@@ -102,11 +102,9 @@ def evaluate(cfg: EvalConfig, pipe: ContextGuidedVideoPipeline | None = None) ->
             row["psnr_candidates"] = float(np.mean([psnr(a, b) for v in videos for a, b in zip(v, target)]))
         else:
             width = video.shape[2]
-            box, gt = detect_box(video[-1]), detect_box(target[-1])
-            row.update(box=box is not None, box_centered=box_centered(box, width), gt_box=gt is not None,
-                       gt_box_centered=box_centered(gt, width))
-            boxes = [detect_box(v[-1]) for v in videos]
-            row.update(box_any=any(b is not None for b in boxes),
+            boxes, gt = [detect_box(v[-1]) for v in videos], detect_box(target[-1])
+            row.update(box=boxes[0] is not None, box_centered=box_centered(boxes[0], width), gt_box=gt is not None,
+                       gt_box_centered=box_centered(gt, width), box_any=any(b is not None for b in boxes),
                        box_centered_any=any(box_centered(b, width) for b in boxes))
         rows.append(row)
         if len(examples) < cfg.save_examples:
