@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from v4s.experiments.eval_video import EvalConfig, evaluate
-from v4s.experiments.gen_data import GenDataConfig, generate
 from v4s.model.data import load_clips
 from v4s.model.metrics import psnr
 from v4s.model.pipeline import ContextGuidedVideoPipeline
@@ -18,11 +17,8 @@ CHECKPOINT = Path(__file__).resolve().parents[2] / "v4s" / "assets" / "v4s-small
 
 
 @pytest.fixture(scope="module")
-def clips_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("val_clips")
-    generate(GenDataConfig(split="val", num_scenes=1, episodes_per_scene=2, windows_per_episode=1, out=str(out)),
-             progress=False)
-    return out
+def clips_dir(val_clips):
+    return val_clips
 
 
 @pytest.fixture(scope="module")

@@ -77,6 +77,13 @@ class TrainConfig:
     num_frames: int = 8
 
 
+def _save_atomic(obj: object, path: Path) -> None:
+    """``torch.save`` through a temporary file, so a kill mid-write leaves the previous file whole."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
 # ---------------------------------------------------------------------- logging
 def _log(out: Path, row: dict) -> None:
     path = out / "log.csv"
@@ -160,8 +167,8 @@ def train_vae(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> None:
         if step % cfg.checkpoint_every == 0 or step == end:
             unwrapped = accelerator.unwrap_model(vae)
             unwrapped.save_pretrained(out / "vae")
-            torch.save({"model": unwrapped.state_dict(), "optimizer": optimizer.state_dict(), "step": step},
-                       state_path)
+            _save_atomic({"model": unwrapped.state_dict(), "optimizer": optimizer.state_dict(), "step": step},
+                         state_path)
             plot_curve(out)
 
 
@@ -206,7 +213,7 @@ def _latents(vae: AutoencoderKL, root: str, cfg: TrainConfig, cache: Path, use_f
     clips = load_clips(root, cfg.tasks, limit=limit)
     parts = [encode_clips(vae, clips)] + ([encode_clips(vae, flip(clips))] if use_flip else [])
     latents = LatentClips.concat(parts)
-    torch.save({"key": key, "latents": latents}, cache)
+    _save_atomic({"key": key, "latents": latents}, cache)
     return latents
 
 
@@ -319,10 +326,8 @@ def train_diffusion(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> No
             losses = []
         if step % cfg.checkpoint_every == 0 or step == end:
             _save(pipe, ema, out / "pipeline")
-            torch.save({"modules": accelerator.unwrap_model(modules).state_dict(), "ema": ema.state_dict(),
-                        "optimizer": optimizer.state_dict(), "step": step, "samples": samples},
-                       out / "train_state.tmp")
-            (out / "train_state.tmp").replace(state_path)
+            _save_atomic({"modules": accelerator.unwrap_model(modules).state_dict(), "ema": ema.state_dict(),
+                          "optimizer": optimizer.state_dict(), "step": step, "samples": samples}, state_path)
             plot_curve(out)
 
 
