@@ -85,3 +85,43 @@ def test_a_cached_latent_set_is_encoded_again_for_another_vae(clips, tmp_path):
     (tmp_path / "run" / "train_state.pt").unlink()
     run(TrainConfig(vae=str(tmp_path / "b" / "vae"), **cfg))
     assert torch.load(tmp_path / "run" / "latents_train.pt", weights_only=False)["key"] != key
+
+
+def test_checkpoints_copy_the_ema_out_and_resume_continues_from_the_live_weights(clips, tmp_path):
+    """A checkpoint must not write the EMA into the live model: the train state keeps both, apart."""
+    common = {"data": str(clips / "train"), "val_data": None, "batch_size": 2, "threads": 1}
+    run(TrainConfig(stage="vae", out=str(tmp_path / "vae"), steps=1, **common))
+    cfg = TrainConfig(stage="diffusion", vae=str(tmp_path / "vae" / "vae"), init=str(tmp_path / "no-init"),
+                      out=str(tmp_path / "run"), steps=3, checkpoint_every=1, warmup=1, lr=1e-2, ema_decay=0.9,
+                      model=TINY, **common)
+    run(cfg)
+    state = torch.load(tmp_path / "run" / "train_state.pt", weights_only=False)
+    live = {k[len("transformer."):]: v for k, v in state["modules"].items() if k.startswith("transformer.")}
+    ema = {k[len("transformer."):]: v for k, v in state["ema"].items() if k.startswith("transformer.")}
+    # three checkpoints were saved; had any of them loaded the EMA into the model, live would equal EMA
+    assert any(not torch.equal(live[k], ema[k]) for k in live)
+    saved = ContextGuidedVideoPipeline.from_pretrained(tmp_path / "run" / "pipeline").transformer.state_dict()
+    assert all(torch.equal(saved[k], ema[k]) for k in ema)  # the pipeline on disk is the EMA
+
+    # resume with a zero learning rate: the live weights go on exactly where they were, and the EMA
+    # moves towards them (it would not move if the run had resumed from the EMA)
+    run(TrainConfig(**{**cfg.__dict__, "steps": 1, "lr": 0.0}))
+    resumed = torch.load(tmp_path / "run" / "train_state.pt", weights_only=False)
+    assert resumed["step"] == 4
+    assert all(torch.equal(resumed["modules"][k], v) for k, v in state["modules"].items())
+    moved = {k[len("transformer."):]: v for k, v in resumed["ema"].items() if k.startswith("transformer.")}
+    assert any(not torch.equal(moved[k], ema[k]) for k in ema)
+
+
+def test_a_latent_cache_without_a_vae_key_is_encoded_again(clips, tmp_path):
+    common = {"data": str(clips / "train"), "val_data": None, "batch_size": 2, "threads": 1}
+    run(TrainConfig(stage="vae", out=str(tmp_path / "vae"), steps=1, **common))
+    cfg = TrainConfig(stage="diffusion", vae=str(tmp_path / "vae" / "vae"), init=str(tmp_path / "no-init"),
+                      out=str(tmp_path / "run"), steps=1, model=TINY, **common)
+    run(cfg)
+    cache = tmp_path / "run" / "latents_train.pt"
+    latents = torch.load(cache, weights_only=False)["latents"]
+    torch.save(latents, cache)  # the layout of caches written before the key existed
+    (tmp_path / "run" / "train_state.pt").unlink()
+    run(cfg)
+    assert "key" in torch.load(cache, weights_only=False)

@@ -24,6 +24,8 @@ from __future__ import annotations
 import copy
 import csv
 import hashlib
+import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -205,11 +207,11 @@ def _latents(vae: AutoencoderKL, root: str, cfg: TrainConfig, cache: Path, use_f
     key = f"{_vae_key(vae)}|{Path(root).resolve()}|{','.join(cfg.tasks)}|{limit}|{use_flip}"
     if cache.exists():
         cached = torch.load(cache, weights_only=False)
-        if not isinstance(cached, dict):  # caches written before the key existed
-            return cached
-        if cached["key"] == key:
+        if isinstance(cached, dict) and cached.get("key") == key:
             return cached["latents"]
-        print(f"{cache} was encoded with another VAE or other clips: encoding again")
+        reason = "has no VAE key (written by an older v4s)" if not isinstance(cached, dict) or "key" not in cached \
+            else "was encoded with another VAE or other clips"
+        print(f"{cache} {reason}: encoding again")
     clips = load_clips(root, cfg.tasks, limit=limit)
     parts = [encode_clips(vae, clips)] + ([encode_clips(vae, flip(clips))] if use_flip else [])
     latents = LatentClips.concat(parts)
@@ -291,6 +293,8 @@ def train_diffusion(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> No
         modules.load_state_dict(state["modules"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
+        for group in optimizer.param_groups:  # this run's lr, not the one saved with the moments
+            group["lr"] = group["initial_lr"] = cfg.lr
         step, samples = state["step"], state["samples"]
         accelerator.print(f"resumed at step {step}")
     modules, optimizer = accelerator.prepare(modules, optimizer)
@@ -346,14 +350,20 @@ def _val_loss(ema: torch.nn.ModuleDict, val: LatentClips, cfg: TrainConfig, devi
 
 
 def _save(pipe: ContextGuidedVideoPipeline, ema: torch.nn.ModuleDict, path: Path) -> None:
-    """The pipeline with the EMA weights, in diffusers' layout (safetensors)."""
-    pipe.transformer.load_state_dict(ema["transformer"].state_dict())
-    pipe.instruction_encoder.load_state_dict(ema["encoder"].state_dict())
-    tmp = path.with_name(path.name + ".tmp")
-    pipe.save_pretrained(tmp)
-    if path.exists():
-        import shutil
+    """The pipeline with the EMA weights, in diffusers' layout (safetensors).
 
+    The EMA modules are saved in a pipeline of their own: the live weights of ``pipe``, which the
+    optimiser goes on updating, are only read, never written (nanoGPT's rule for checkpoints)."""
+    snapshot = ContextGuidedVideoPipeline(transformer=ema["transformer"], vae=pipe.vae,
+                                          instruction_encoder=ema["encoder"], scheduler=pipe.scheduler,
+                                          tokenizer=pipe.tokenizer, resolution=pipe.config.resolution,
+                                          num_frames=pipe.config.num_frames,
+                                          max_text_length=pipe.config.max_text_length)
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    snapshot.save_pretrained(tmp)
+    if path.exists():
         shutil.rmtree(path)
     tmp.replace(path)
 
