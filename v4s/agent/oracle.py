@@ -18,9 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from v4s.agent.base import EpisodeBrief
 from v4s.envs.scenes.spec import resolve_scene
 from v4s.envs.sim.base import MultiGoalShortestPath, SimConfig, heading_vector, quaternion_to_yaw, wrap_angle
 from v4s.envs.sim.embedded import load_scene_assets
+from v4s.geometry import from_agent_frame
 
 STOP, FORWARD, LEFT, RIGHT = 0, 1, 2, 3
 #: what a turn costs, in metres of walking, when the oracle weighs turning against stepping
@@ -35,6 +37,8 @@ class OracleAgent:
         goal_radius: stop walking closer than this to the goal, metres (default 0.6 step).
     """
 
+    privileged = True  #: it reads the goals and the start pose from the brief
+
     def __init__(self, sim_config: SimConfig, goal_radius: float | None = None):
         self.config = sim_config
         self.turn = math.radians(sim_config.turn_angle)
@@ -45,11 +49,14 @@ class OracleAgent:
         """An oracle for a NavEnv (or a wrapper of one)."""
         return cls(env.unwrapped.sim_config, **kwargs)
 
-    def reset(self, info: Mapping[str, Any]) -> None:
-        _, self.grid = load_scene_assets(resolve_scene(str(info["scene_id"])), self.config)
-        self.start = np.asarray(info["start_position"], dtype=np.float64)
-        self.start_yaw = quaternion_to_yaw(np.asarray(info["start_rotation"], dtype=np.float64))
-        goals = list(info["goals"])
+    def reset(self, brief: EpisodeBrief) -> None:
+        if brief.privileged is None:
+            raise ValueError(f"episode {brief.episode_id}: the oracle needs the privileged goals and start pose; "
+                             "build its brief with privileged=True")
+        _, self.grid = load_scene_assets(resolve_scene(brief.scene_id), self.config)
+        self.start = np.asarray(brief.privileged["start_position"], dtype=np.float64)
+        self.start_yaw = quaternion_to_yaw(np.asarray(brief.privileged["start_rotation"], dtype=np.float64))
+        goals = list(brief.privileged["goals"])
         if "view_points" in goals[0]:  # ObjectNav: walk to the nearest view point, then face its object
             self.targets = [(np.asarray(vp, dtype=np.float64), np.asarray(g["position"], dtype=np.float64), None)
                             for g in goals for vp in g["view_points"]]
@@ -65,9 +72,7 @@ class OracleAgent:
     def pose(self, obs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, float]:
         """World position (3,) and yaw from the gps/compass observations and the start pose."""
         forward, right = (float(v) for v in obs["gps"])
-        c, s = math.cos(self.start_yaw), math.sin(self.start_yaw)
-        x, z = right, -forward  # the offset in the start's agent frame, rotated into the world
-        position = self.start + np.array([c * x + s * z, 0.0, -s * x + c * z])
+        position = self.start + from_agent_frame([right, 0.0, -forward], self.start_yaw)
         position[1] = self.grid.floor_at(position[0], position[2])
         return position, wrap_angle(self.start_yaw + float(obs["compass"][0]))
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
+
+from v4s.agent.base import EpisodeBrief
 
 
 class RandomAgent:
@@ -15,13 +16,15 @@ class RandomAgent:
     The stream of an episode depends only on ``seed`` and its episode id, so results do not
     depend on which worker runs the episode or in which order."""
 
+    privileged = False
+
     def __init__(self, seed: int = 0, num_actions: int = 4):
         self.seed = seed
         self.num_actions = num_actions
         self._rng = np.random.default_rng(seed)
 
-    def reset(self, info: Mapping[str, Any]) -> None:
-        episode = str(info.get("episode_id", ""))
+    def reset(self, brief: EpisodeBrief) -> None:
+        episode = brief.episode_id
         self._rng = np.random.default_rng([self.seed, zlib.crc32(episode.encode())])
 
     def act(self, obs: Mapping[str, np.ndarray]) -> int:

@@ -38,7 +38,8 @@ from gymnasium import spaces
 from v4s.envs.scenes.semantic import load_semantic
 from v4s.envs.scenes.spec import resolve_scene
 from v4s.envs.sim import SimConfig, make_sim
-from v4s.envs.sim.base import Simulator, quaternion_to_yaw, wrap_angle
+from v4s.envs.sim.base import Simulator, quaternion_to_yaw
+from v4s.geometry import to_agent_frame, wrap_angle
 from v4s.envs.tasks import objectnav, posenav
 from v4s.envs.tasks.config import ObjectNavConfig, PoseNavConfig, TaskConfig, task_config
 from v4s.envs.tasks.dataset import ensure_dataset, task_sim_config
@@ -230,7 +231,7 @@ class NavEnv(gym.Env):
 
     def _observation(self, raw: dict[str, Any]) -> dict[str, np.ndarray]:
         position, yaw = self.sim.agent_state.position, self._yaw()
-        local = posenav.to_agent_frame(position - self._start_position, self._start_yaw)
+        local = to_agent_frame(position - self._start_position, self._start_yaw)
         obs = {"rgb": raw["rgb"]}
         if self.task.depth:
             obs["depth"] = raw["depth"]

@@ -1,6 +1,6 @@
 """``v4s-bench``: run an agent on a task's episodes and score it with habitat-lab's measures.
 
-    v4s-bench agent=<oracle|random> task=<objectnav|posenav> split=<train|val|test> \\
+    v4s-bench agent=<oracle|random|video> task=<objectnav|posenav> split=<train|val|test> \\
               num_episodes=<N> num_envs=<E> out=<DIR> video=<bool>
 
 Writes ``DIR/episodes.jsonl`` (one line per finished episode, appended as it
@@ -11,8 +11,10 @@ finishes: rerunning the same command skips the episodes already there),
 Episodes run in a gymnasium vector env (``SyncVectorEnv`` for one env, an
 ``AsyncVectorEnv`` of ``forkserver`` workers for more, so whatever GL context this
 process holds never reaches a worker) without autoreset: each worker is reset to
-the next episode of the queue by id. One agent per worker lives in this process.
-A worker left without episodes turns on the spot until the others finish.
+the next episode of the queue by id. One vector agent in this process acts for all
+workers at once (a video agent batches its model calls across them), and sees only
+the agent-visible brief of each episode unless it declares itself privileged. A
+worker left without episodes turns on the spot until the others finish.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from v4s.agent import make_agent
+from v4s.agent.base import EpisodeBrief
 from v4s.envs.nav_env import NavEnv
 from v4s.envs.sim import SimConfig
 from v4s.envs.tasks.config import TaskConfig
@@ -189,14 +192,16 @@ def _run_queue(settings: BenchSettings, dataset_path: Path, episodes: Mapping[st
     from v4s.experiments.video import EpisodeVideo
 
     n = settings.num_envs
-    agents = [make_agent(settings.agent, settings.sim, **settings.agent_kwargs) for _ in range(n)]
+    agent = make_agent(settings.agent, settings.sim, settings.task, num_envs=n, **settings.agent_kwargs)
     running: list[str | None] = [None] * n  # episode id per worker, None when idle
     scenes: list[str | None] = [None] * n  # the house each worker is in
     videos: list[EpisodeVideo | None] = [None] * n
+    started = [0.0] * n  # wall time at each episode's reset
     envs = make_vector_env(settings, dataset_path)
     obs: dict[str, np.ndarray] = {}
     steps = finished = 0
     idle_episode = next(iter(episodes))
+    imagined_view = getattr(agent, "imagined_view", None)
 
     def start_next(i: int) -> None:
         nonlocal obs
@@ -209,15 +214,16 @@ def _run_queue(settings: BenchSettings, dataset_path: Path, episodes: Mapping[st
         obs, infos = envs.reset(options={"episode_id": running[i] or idle_episode, "reset_mask": mask})
         info = _unbatch(infos, i)
         if running[i] is not None:
-            agents[i].reset(info)
+            started[i] = time.perf_counter()
+            agent.reset(i, EpisodeBrief.from_info(info, settings.task.name, privileged=agent.privileged))
             videos[i] = EpisodeVideo(info) if settings.video else None
 
     try:
         for i in range(n):
             start_next(i)
         while any(r is not None for r in running):
-            actions = np.array([agents[i].act({k: v[i] for k, v in obs.items()}) if running[i] is not None
-                                else IDLE_ACTION for i in range(n)])
+            active = np.array([r is not None for r in running])
+            actions = np.where(active, agent.act(obs, active), IDLE_ACTION)
             obs, _, terminated, truncated, infos = envs.step(actions)
             for i in range(n):
                 if running[i] is None:
@@ -227,12 +233,15 @@ def _run_queue(settings: BenchSettings, dataset_path: Path, episodes: Mapping[st
                 steps += 1
                 info = _unbatch(infos, i)
                 if videos[i] is not None:
-                    videos[i].add(obs["rgb"][i], info)
+                    videos[i].add(obs["rgb"][i], info, imagined=imagined_view(i) if imagined_view else None)
                 if terminated[i] or truncated[i]:
                     episode = episodes[running[i]]
-                    log.append(_record(info, settings, episode.scene_id, episode.instruction_text))
-                    if videos[i] is not None:
+                    if videos[i] is not None:  # the video first: a logged episode always has its video
                         videos[i].write(settings.out / "videos" / f"{running[i]}.mp4")
+                    record = _record(info, settings, episode.scene_id, episode.instruction_text)
+                    record.update(agent.episode_figures(i))
+                    record["episode_seconds"] = round(time.perf_counter() - started[i], 3)
+                    log.append(record)
                     finished += 1
                     bar.update(1)
                     start_next(i)

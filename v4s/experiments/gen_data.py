@@ -22,7 +22,6 @@ house has its own seeded stream, so the output does not depend on what ran befor
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,18 +29,18 @@ from typing import Any
 import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
-from PIL import Image
 from tqdm import tqdm
 
+from v4s.agent.base import EpisodeBrief
 from v4s.agent.oracle import OracleAgent
 from v4s.envs.nav_env import NavEnv
 from v4s.envs.scenes.semantic import load_semantic
 from v4s.envs.scenes.spec import resolve_scene
-from v4s.envs.sim.base import wrap_angle
 from v4s.envs.tasks.config import TaskConfig
 from v4s.envs.tasks.dataset import ensure_dataset
 from v4s.envs.tasks.tour import house_tour, render_poses
 from v4s.model.boxes import draw_box
+from v4s.model.conditioning import context_indices, relative_poses, resize_frames
 
 _TASK_STREAM = {"posenav": 11, "objectnav": 12}
 MIN_BOX = 4  #: pixels, at the output resolution
@@ -64,28 +63,6 @@ class GenDataConfig:
     out: str = "data/clips/train"
 
 
-def downsample(frames: np.ndarray, size: int) -> np.ndarray:
-    """Box-filter (..., H, W, 3) uint8 frames to (..., size, size, 3)."""
-    flat = frames.reshape(-1, *frames.shape[-3:])
-    out = np.stack([np.asarray(Image.fromarray(f).resize((size, size), Image.BOX)) for f in flat])
-    return out.reshape(*frames.shape[:-3], size, size, 3)
-
-
-def relative_poses(current: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Target poses (F, 3) [x, z, yaw] in the frame of the current pose (3,): (F, 4) [dx, dz, sin, cos]
-    with dx to the right and dz backwards (Habitat's agent frame)."""
-    c, s = math.cos(current[2]), math.sin(current[2])
-    dx, dz = targets[:, 0] - current[0], targets[:, 1] - current[1]
-    dyaw = np.array([wrap_angle(y - current[2]) for y in targets[:, 2]])
-    return np.stack([c * dx - s * dz, s * dx + c * dz, np.sin(dyaw), np.cos(dyaw)], axis=1).astype(np.float32)
-
-
-def _context_indices(rng: np.random.Generator, tour_length: int, count: int) -> np.ndarray:
-    """One index per stratum of the tour, so the sample is spread out and non-contiguous."""
-    edges = np.linspace(0, tour_length, count + 1)
-    return np.array([int(rng.integers(int(a), max(int(a) + 1, int(b)))) for a, b in zip(edges[:-1], edges[1:])])
-
-
 def _boxes(semantic: np.ndarray, ids: set[int], min_fraction: float, scale: float) -> list[tuple[int, int, int, int]]:
     """Boxes (x0, y0, x1, y1) at the output resolution of every goal instance covering enough pixels."""
     out = []
@@ -101,7 +78,7 @@ def _boxes(semantic: np.ndarray, ids: set[int], min_fraction: float, scale: floa
 def _run_oracle(env: NavEnv, oracle: OracleAgent, episode_id: str) -> dict[str, Any]:
     """Frames (n+1, H, W, 3), semantic (n+1, H, W), poses (n+1, 3) and actions (n,) of the oracle's route."""
     obs, info = env.reset(options={"episode_id": episode_id})
-    oracle.reset(info)
+    oracle.reset(EpisodeBrief.from_info(info, env.task.name, privileged=True))
     frames, semantic, poses, actions = [obs["rgb"]], [obs["semantic"]], [], []
     poses.append([*info["position"][[0, 2]], info["heading"]])
     done = False
@@ -125,7 +102,7 @@ def scene_clips(env: NavEnv, oracle: OracleAgent, scene_id: str, episodes: list,
     spec = resolve_scene(scene_id)
     rooms = load_semantic(spec.semantic).rooms if spec.semantic else []
     tour = house_tour(env.sim, rooms, turn_degrees=env.sim_config.turn_angle)
-    tour_frames = downsample(render_poses(env.sim, tour.poses), cfg.resolution)
+    tour_frames = resize_frames(render_poses(env.sim, tour.poses), cfg.resolution)
     scale = cfg.resolution / cfg.render_resolution
     F = cfg.target_frames
     clips: dict[str, list] = {k: [] for k in ("context", "context_index", "current", "target", "actions", "poses",
@@ -133,7 +110,7 @@ def scene_clips(env: NavEnv, oracle: OracleAgent, scene_id: str, episodes: list,
     for episode in episodes:
         route = _run_oracle(env, oracle, episode.episode_id)
         n = len(route["actions"])
-        frames = downsample(route["frames"], cfg.resolution)
+        frames = resize_frames(route["frames"], cfg.resolution)
         goal_ids = {g.object_id for g in episode.goals if hasattr(g, "object_id")}
         last = max(0, n - F)
         starts = {last} | {int(rng.integers(0, max(1, n))) for _ in range(cfg.windows_per_episode - 1)}
@@ -150,7 +127,7 @@ def scene_clips(env: NavEnv, oracle: OracleAgent, scene_id: str, episodes: list,
                         boxes[k] = max(found, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
             # the action that leads into each target frame; none (0) past the end
             actions = np.array([route["actions"][s + k] if s + k < n else 0 for k in range(F)], np.int8)
-            context_index = _context_indices(rng, len(tour), cfg.context_frames)
+            context_index = context_indices(len(tour), cfg.context_frames, rng)
             clips["context"].append(tour_frames[context_index])
             clips["context_index"].append(context_index.astype(np.int32))
             clips["current"].append(frames[s])

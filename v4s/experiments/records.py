@@ -68,23 +68,38 @@ class EpisodeLog:
 
 
 def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Mean of every metric over the records, and how many there are."""
+    """Mean of every metric over the records, and how many there are; the planner's figures
+    (``plan_seconds`` per planner call, ``plans_per_episode``, ``fallbacks`` in all) for agents that
+    plan, ``episode_seconds`` per episode for all."""
     records = list(records)
     out: dict[str, Any] = {"num_episodes": len(records)}
     for key in METRICS:
         values = [float(r[key]) for r in records if key in r]
         out[key] = round(sum(values) / len(values), 6) if values else None
+    seconds = [float(r["episode_seconds"]) for r in records if "episode_seconds" in r]
+    out["episode_seconds"] = round(sum(seconds) / len(seconds), 3) if seconds else None
+    planned = [r for r in records if "plans" in r]
+    plans = sum(int(r["plans"]) for r in planned)
+    out["plan_seconds"] = round(sum(float(r["plan_seconds_total"]) for r in planned) / plans, 4) if plans else None
+    out["plans_per_episode"] = round(plans / len(planned), 3) if planned else None
+    out["fallbacks"] = sum(int(r.get("fallbacks", 0)) for r in planned) if planned else None
     return out
+
+
+def _figure(value: Any, digits: int) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """A table of summaries: one row per (task, agent, split)."""
-    header = "| task | agent | split | episodes | success | SPL | SoftSPL | dist. to goal (m) | episodes/s | steps/s |"
-    lines = [header, "|" + "---|" * 10]
+    header = ("| task | agent | split | episodes | success | SPL | SoftSPL | dist. to goal (m) | episodes/s | steps/s "
+              "| episode s | plan s |")
+    lines = [header, "|" + "---|" * 12]
     for r in rows:
         lines.append(f"| {r['task']} | {r['agent']} | {r['split']} | {r['num_episodes']} | {r['success']:.3f} | "
                      f"{r['spl']:.3f} | {r['soft_spl']:.3f} | {r['distance_to_goal']:.2f} | "
-                     f"{r['episodes_per_s']:.2f} | {r['steps_per_s']:.1f} |")
+                     f"{r['episodes_per_s']:.2f} | {r['steps_per_s']:.1f} | {_figure(r.get('episode_seconds'), 2)} | "
+                     f"{_figure(r.get('plan_seconds'), 2)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -34,7 +34,8 @@ from v4s.model.vae import decode_latents, encode_frames, latent_channels, latent
 
 @dataclass
 class ContextGuidedVideoPipelineOutput(BaseOutput):
-    """``videos``: (K, T, H, W, 3) uint8 when ``output_type="np"``, else latents (K, C, T, h, w)."""
+    """``videos``: (K, T, H, W, 3) uint8 when ``output_type="np"``, else latents (K, C, T, h, w); a batched
+    call puts the B scenes in front: (B, K, ...)."""
 
     videos: np.ndarray | torch.Tensor
 
@@ -88,22 +89,67 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
         null = torch.tensor([t == "" for t in texts], device=out.device)
         return out.masked_fill(null[:, None, None], 0.0).to(self.transformer.dtype)
 
-    def check_inputs(self, context: np.ndarray, current: np.ndarray, instruction: Any, num_candidates: int,
-                     num_frames: int) -> None:
+    def encode_context(self, frames: np.ndarray) -> torch.Tensor:
+        """Context latents (B, C, T, h, w) of (B, T, H, W, 3) uint8 frames, each frame encoded alone, so a
+        caller can encode a scene's frames once and pass slices of them as ``context_latents``."""
+        frames = np.asarray(frames)
+        size = self.config.resolution
+        if frames.ndim != 5 or frames.shape[-3:] != (size, size, 3) or frames.dtype != np.uint8:
+            raise ValueError(f"context must be uint8 frames of shape (B, T, {size}, {size}, 3) matching the model's "
+                             f"resolution {size}, got {frames.dtype} {frames.shape}")
+        return encode_frames(self.vae, frames).to(self.transformer.dtype)
+
+    def check_inputs(self, context: np.ndarray | None, context_latents: torch.Tensor | None, current: np.ndarray,
+                     instruction: Any, instruction_embeds: torch.Tensor | None, context_positions: np.ndarray | None,
+                     num_candidates: int, num_frames: int, guidance_scale: float) -> None:
+        """Shapes of the batched inputs (B scenes); every error names the argument."""
         size = self.config.resolution
         if num_candidates < 1:
             raise ValueError(f"num_candidates must be at least 1, got {num_candidates}")
         if num_frames < 1:
             raise ValueError(f"num_frames must be at least 1, got {num_frames}")
-        for name, frames, rank in (("context", context, 4), ("current", current, 3)):
-            if frames.ndim != rank or frames.shape[-3:] != (size, size, 3) or frames.dtype != np.uint8:
-                raise ValueError(f"{name} must be uint8 frames of shape {'(T, ' if rank == 4 else '('}{size}, {size}, 3) "
-                                 f"matching the model's resolution {size}, got {frames.dtype} {frames.shape}")
-        if not isinstance(instruction, str):
+        if not np.isfinite(guidance_scale):
+            raise ValueError(f"guidance_scale must be a finite number, got {guidance_scale}")
+        if current.ndim != 4 or current.shape[-3:] != (size, size, 3) or current.dtype != np.uint8:
+            raise ValueError(f"current must be uint8 frames of shape ({size}, {size}, 3), or (B, {size}, {size}, 3) "
+                             f"for B scenes, matching the model's resolution {size}, got {current.dtype} "
+                             f"{current.shape}")
+        b = len(current)
+        if context is not None and context_latents is not None:
+            raise ValueError("give context or context_latents, not both")
+        if context is not None and (context.ndim != 5 or context.shape[0] != b or context.shape[-3:] != (size, size, 3)
+                                    or context.dtype != np.uint8):
+            raise ValueError(f"context must be uint8 frames of shape (T, {size}, {size}, 3), or (B, T, {size}, {size}, "
+                             f"3) for B = {b} scenes, matching the model's resolution {size}, got {context.dtype} "
+                             f"{context.shape}")
+        if context_latents is not None and (context_latents.ndim != 5 or context_latents.shape[0] != b):
+            raise ValueError(f"context_latents must be (B, C, T, h, w) for B = {b} scenes (see encode_context), got "
+                             f"{tuple(context_latents.shape)}")
+        num_context = context.shape[1] if context is not None else \
+            context_latents.shape[2] if context_latents is not None else 0
+        if context_positions is not None:
+            positions = np.asarray(context_positions, dtype=np.float64)
+            if positions.shape != (b, num_context):
+                raise ValueError(f"context_positions must hold one position per context frame, ({num_context},) or "
+                                 f"({b}, {num_context}), got shape {positions.shape}")
+            if not np.isfinite(positions).all():
+                raise ValueError("context_positions holds NaN or infinite values")
+        if instruction is None and instruction_embeds is None:
+            raise ValueError("instruction: give a text, a (num_frames, 4) pose array, or instruction_embeds")
+        if instruction_embeds is not None and instruction_embeds.shape[0] != b:
+            raise ValueError(f"instruction_embeds must be (B, L, D) for B = {b} scenes, got "
+                             f"{tuple(instruction_embeds.shape)}")
+        if isinstance(instruction, list):
+            if len(instruction) != b or not all(isinstance(t, str) for t in instruction):
+                raise ValueError(f"instruction: a list must hold one text per scene ({b}), got {instruction!r}")
+        elif instruction is not None and not isinstance(instruction, str):
             pose = np.asarray(instruction)
-            if pose.shape != (num_frames, 4):
+            if pose.shape not in ((b, num_frames, 4), (b, num_candidates, num_frames, 4)):
                 raise ValueError(f"a pose instruction must be ({num_frames}, 4) [dx, dz, sin dyaw, cos dyaw] per "
-                                 f"target frame, got shape {pose.shape}")
+                                 f"target frame, (B, {num_frames}, 4) per scene or (B, K, {num_frames}, 4) per "
+                                 f"candidate, got shape {pose.shape}")
+            if not np.isfinite(pose).all():
+                raise ValueError("the pose instruction holds NaN or infinite values")
             if not self.poses_supported:
                 raise ValueError("this pipeline's transformer takes no pose instructions; give a text instruction")
 
@@ -130,62 +176,104 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
     @torch.no_grad()
     def __call__(
         self,
-        context: np.ndarray,
+        context: np.ndarray | None,
         current: np.ndarray,
-        instruction: str | np.ndarray,
+        instruction: str | list[str] | np.ndarray | None = None,
         num_candidates: int = 1,
         num_frames: int | None = None,
         num_inference_steps: int = 10,
         guidance_scale: float = 2.0,
         context_positions: np.ndarray | None = None,
+        context_latents: torch.Tensor | None = None,
+        instruction_embeds: torch.Tensor | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
         output_type: str = "np",
         return_dict: bool = True,
     ) -> ContextGuidedVideoPipelineOutput | tuple:
-        """Imagine ``num_candidates`` videos of the route.
+        """Imagine ``num_candidates`` videos of the route, for one scene or a batch of B scenes in one call.
 
         Args:
-            context: (T, H, W, 3) uint8 frames of the scene (may be empty: T = 0).
-            current: (H, W, 3) uint8 current view.
-            instruction: text, or (num_frames, 4) target poses relative to the current view.
-            context_positions: (T,) temporal positions of the context frames (default 0..T-1).
-            generator: one generator, or one per candidate.
+            context: (T, H, W, 3) uint8 frames of the scene (T may be 0), or (B, T, H, W, 3); None with
+                ``context_latents``.
+            current: (H, W, 3) uint8 current view, or (B, H, W, 3): a leading batch axis here makes every
+                input and the output batched.
+            instruction: text (a list of B for a batch), or target poses relative to the current view:
+                (num_frames, 4), (B, num_frames, 4), or (B, K, num_frames, 4) for one trajectory per candidate.
+                None with ``instruction_embeds``.
+            context_positions: (T,) or (B, T) temporal positions of the context frames (default 0..T-1).
+            context_latents: precomputed (B, C, T, h, w) context latents (:meth:`encode_context`), like
+                diffusers' ``prompt_embeds``: a scene's context is encoded once, not once per call.
+            instruction_embeds: precomputed (B, L, D) text embeddings (:meth:`encode_instruction`).
+            generator: one generator, or one per candidate (K, or B * K for a batch, scene-major).
+
+        Returns ``videos`` (K, F, H, W, 3) uint8, or (B, K, F, H, W, 3) for a batch.
         """
-        context, current = np.asarray(context), np.asarray(current)
-        num_frames = num_frames or (len(instruction) if not isinstance(instruction, str) else self.config.num_frames)
-        self.check_inputs(context, current, instruction, num_candidates, num_frames)
-        device, k = self._execution_device, num_candidates
+        batched = np.asarray(current).ndim == 4
+        current = np.asarray(current) if batched else np.asarray(current)[None]
+        if context is not None:
+            context = np.asarray(context) if batched else np.asarray(context)[None]
+        if context_positions is not None:
+            context_positions = np.asarray(context_positions, dtype=np.float64)
+            if not batched or context_positions.ndim == 1:
+                context_positions = np.broadcast_to(context_positions, (len(current), context_positions.shape[-1]))
+        is_text = instruction is None or isinstance(instruction, (str, list))
+        if not batched and instruction is not None and not isinstance(instruction, (str, list)):
+            instruction = np.asarray(instruction)[None]
+        if isinstance(instruction, str):
+            instruction = [instruction] * len(current)
+        if num_frames is None:
+            num_frames = self.config.num_frames if is_text else np.asarray(instruction).shape[-2]
+        self.check_inputs(context, context_latents, current, instruction, instruction_embeds, context_positions,
+                          num_candidates, num_frames, guidance_scale)
+        device, k, b = self._execution_device, num_candidates, len(current)
         dtype = self.transformer.dtype
 
-        # 1. conditions: the instruction, and the null instruction for the unconditional branch
-        text = self.encode_instruction([instruction if isinstance(instruction, str) else "", ""])
+        def per_candidate(x: torch.Tensor) -> torch.Tensor:  # (B, ...) -> (B * K, ...), scene-major
+            return x.repeat_interleave(k, dim=0)
+
+        # 1. conditions: the instruction (text embeddings, or poses with the null text), the null instruction
+        null_text = self.encode_instruction([""])
+        if instruction_embeds is not None:
+            text = instruction_embeds.to(device, dtype)
+        elif is_text:
+            text = self.encode_instruction(instruction)
+        else:
+            text = null_text.expand(b, -1, -1)
         pose = None  # the null pose is zeros (as in training), for the unconditional branch and text instructions
         if self.poses_supported:
-            values = np.zeros((num_frames, 4), np.float32) if isinstance(instruction, str) else instruction
-            pose = torch.as_tensor(np.asarray(values, np.float32), device=device)[None].expand(k, -1, -1)
-        context_latents = encode_frames(self.vae, context[None]).to(dtype) if len(context) else None
-        current_latents = encode_frames(self.vae, current[None, None]).to(dtype)
+            if is_text:
+                pose = torch.zeros(b * k, num_frames, 4, device=device)
+            else:
+                values = torch.as_tensor(np.asarray(instruction, np.float32), device=device)
+                pose = values.reshape(b * k, num_frames, 4) if values.ndim == 4 else per_candidate(values)
+        if context_latents is None and context is not None and context.shape[1]:
+            context_latents = self.encode_context(context)
+        if context_latents is not None and context_latents.shape[2] == 0:
+            context_latents = None
+        current_latents = encode_frames(self.vae, current[:, None]).to(dtype)
         positions = None
         if context_latents is not None:
-            values = np.arange(len(context)) if context_positions is None else np.asarray(context_positions)
-            positions = torch.as_tensor(values, device=device, dtype=torch.float64)[None].expand(k, -1)
+            values = np.broadcast_to(np.arange(context_latents.shape[2]), (b, context_latents.shape[2])) \
+                if context_positions is None else context_positions
+            positions = per_candidate(torch.as_tensor(np.array(values), device=device,
+                                                      dtype=torch.float64))
 
         # 2. initial noise, one generator per candidate
         scale = latent_scale(self.vae)
-        shape = (k, latent_channels(self.vae), num_frames, self.config.resolution // scale,
+        shape = (b * k, latent_channels(self.vae), num_frames, self.config.resolution // scale,
                  self.config.resolution // scale)
         latents = randn_tensor(shape, generator=generator, device=device, dtype=torch.float32)
+        ctx = None if context_latents is None else per_candidate(context_latents.to(device, dtype))
         noise_context = None
-        if context_latents is not None and guidance_scale != 1.0:
-            cshape = (k, *context_latents.shape[1:])
-            noise_context = randn_tensor(cshape, generator=generator, device=device, dtype=torch.float32).to(dtype)
+        if ctx is not None and guidance_scale != 1.0:
+            noise_context = randn_tensor(tuple(ctx.shape), generator=generator, device=device,
+                                         dtype=torch.float32).to(dtype)
 
         # 3. denoising loop: Euler steps of the flow, guided jointly by instruction and context
         self.scheduler.set_timesteps(num_inference_steps, device=device)
-        cond_text = text[:1].expand(k, -1, -1)
-        null_text = text[1:].expand(k, -1, -1)
-        ctx = None if context_latents is None else context_latents.expand(k, -1, -1, -1, -1)
-        cur = current_latents.expand(k, -1, -1, -1, -1)
+        cond_text = per_candidate(text)
+        null_text = null_text.expand(b * k, -1, -1)
+        cur = per_candidate(current_latents)
         for t in self.progress_bar(self.scheduler.timesteps):
             x = latents.to(dtype)
             if guidance_scale == 1.0:
@@ -202,6 +290,7 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
 
         # 4. decode
         videos = latents if output_type == "latent" else decode_latents(self.vae, latents)
+        videos = videos.reshape(b, k, *videos.shape[1:]) if batched else videos
         self.maybe_free_model_hooks()
         if not return_dict:
             return (videos,)

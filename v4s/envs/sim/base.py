@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from v4s.envs.scenes.semantic import SceneObject
+from v4s.geometry import wrap_angle  # noqa: F401  (re-exported with the other pose helpers)
 
 #: Habitat's discrete navigation actions understood by every simulator backend.
 #: ``stop`` is a task-level action and never reaches the simulator.
@@ -219,11 +220,6 @@ def quaternion_to_yaw(rotation: Sequence[float], *, field_name: str = "rotation"
     if abs(x) > 1e-4 or abs(z) > 1e-4:
         raise ValueError(f"{field_name} {list(map(float, q))} tilts the agent; the agent only rotates about +y")
     return 2.0 * math.atan2(y, w)
-
-
-def wrap_angle(angle: float) -> float:
-    """Radians in [-pi, pi)."""
-    return (angle + math.pi) % (2.0 * math.pi) - math.pi
 
 
 def heading_vector(yaw: float) -> np.ndarray:

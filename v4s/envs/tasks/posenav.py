@@ -14,14 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from v4s.envs.sim.base import wrap_angle
-
-
-def to_agent_frame(vector: Sequence[float], yaw: float) -> np.ndarray:
-    """A world vector (3,) in the frame of an agent turned ``yaw`` radians (x right, y up, z back)."""
-    c, s = math.cos(yaw), math.sin(yaw)
-    x, y, z = (float(v) for v in vector)
-    return np.array([c * x - s * z, y, s * x + c * z])
+from v4s.geometry import to_agent_frame, wrap_angle
 
 
 def relative_pose_instruction(start: Sequence[float], start_yaw: float, goal: Sequence[float],
