@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from v4s.experiments.gen_data import GenDataConfig, generate
-from v4s.model.conditioning import relative_poses
 from v4s.model.boxes import detect_box
+from v4s.model.conditioning import relative_poses
 from v4s.model.data import ClipFileError, load_clips
 
 

@@ -39,13 +39,13 @@ from v4s.envs.scenes.semantic import load_semantic
 from v4s.envs.scenes.spec import resolve_scene
 from v4s.envs.sim import SimConfig, make_sim
 from v4s.envs.sim.base import Simulator, quaternion_to_yaw
-from v4s.geometry import to_agent_frame, wrap_angle
 from v4s.envs.tasks import objectnav, posenav
 from v4s.envs.tasks.config import ObjectNavConfig, PoseNavConfig, TaskConfig, task_config
 from v4s.envs.tasks.dataset import ensure_dataset, task_sim_config
 from v4s.envs.tasks.episodes import EpisodeDataset, NavigationEpisode, load_dataset
 from v4s.envs.tasks.measures import Measures, StepState
 from v4s.envs.tasks.tour import Tour, house_tour, render_poses
+from v4s.geometry import to_agent_frame, wrap_angle
 
 #: action index -> name; 0 is the task's STOP
 ACTIONS: tuple[str, ...] = ("stop", "move_forward", "turn_left", "turn_right")

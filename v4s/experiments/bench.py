@@ -44,6 +44,7 @@ from v4s.envs.tasks.config import TaskConfig
 from v4s.envs.tasks.dataset import ensure_dataset, task_sim_config
 from v4s.envs.tasks.episodes import load_dataset
 from v4s.experiments.records import METRICS, EpisodeLog, markdown_table, summarize
+from v4s.fileio import write_text_atomic
 
 IDLE_ACTION = 2  #: what a worker without episodes does: turn left, which never ends an episode
 
@@ -179,10 +180,8 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
         speed = {k: old.get(k, v) for k, v in speed.items()}
     summary = {"task": settings.task.name, "agent": settings.agent, "split": settings.split,
                **summarize(log.records[eid] for eid in episodes if eid in log), **speed}
-    tmp = settings.out / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    tmp.replace(settings.out / "summary.json")
-    (settings.out / "summary.md").write_text(markdown_table([summary]))
+    write_text_atomic(settings.out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(settings.out / "summary.md", markdown_table([summary]))
     return summary
 
 

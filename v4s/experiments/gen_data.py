@@ -4,8 +4,11 @@ Renders training clips from the houses of one split. A clip is what the video
 model sees and must produce:
 
 - ``context``: ``context_frames`` frames sampled non-contiguously (one per stratum)
-  from the house tour, with their positions in the tour (``context_index``);
-- ``current``: the agent's view at some step of the oracle's route;
+  from the house tour, with their positions in the tour (``context_index``); in a
+  share of the clips the last ``history_frames`` of them are the route's own earlier
+  views, at positions after the tour (tour length + step), as the video agent's memory;
+- ``current``: the agent's view at a step of the oracle's route drawn uniformly along
+  the whole route (``windows_per_episode`` per episode), the start included;
 - ``target``: the next ``target_frames`` views along the route, one per action
   (padded with the last view after STOP), with the actions, the absolute poses
   and the poses relative to the current view;
@@ -39,6 +42,7 @@ from v4s.envs.scenes.spec import resolve_scene
 from v4s.envs.tasks.config import TaskConfig
 from v4s.envs.tasks.dataset import ensure_dataset
 from v4s.envs.tasks.tour import house_tour, render_poses
+from v4s.fileio import atomic_path, write_text_atomic
 from v4s.model.boxes import draw_box
 from v4s.model.conditioning import context_indices, relative_poses, resize_frames
 
@@ -58,6 +62,8 @@ class GenDataConfig:
     target_frames: int = 8
     resolution: int = 64
     render_resolution: int = 128
+    history_frames: int = 2  #: context slots that some clips fill with the route's earlier frames
+    history_share: float = 0.5  #: the share of clips (past the route's first step) that do
     box_min_fraction: float = 0.002  #: smallest share of the frame a goal instance must cover to get a box
     seed: int = 0
     out: str = "data/clips/train"
@@ -112,8 +118,9 @@ def scene_clips(env: NavEnv, oracle: OracleAgent, scene_id: str, episodes: list,
         n = len(route["actions"])
         frames = resize_frames(route["frames"], cfg.resolution)
         goal_ids = {g.object_id for g in episode.goals if hasattr(g, "object_id")}
-        last = max(0, n - F)
-        starts = {last} | {int(rng.integers(0, max(1, n))) for _ in range(cfg.windows_per_episode - 1)}
+        # windows start anywhere along the route, uniformly: at its start the goal is mostly out of view,
+        # which is where the closed loop spends its time
+        starts = {int(rng.integers(0, max(1, n))) for _ in range(cfg.windows_per_episode)}
         for s in sorted(starts):
             steps = np.minimum(np.arange(s + 1, s + F + 1), n)  # past the end: the view after STOP
             target = frames[steps].copy()
@@ -128,7 +135,14 @@ def scene_clips(env: NavEnv, oracle: OracleAgent, scene_id: str, episodes: list,
             # the action that leads into each target frame; none (0) past the end
             actions = np.array([route["actions"][s + k] if s + k < n else 0 for k in range(F)], np.int8)
             context_index = context_indices(len(tour), cfg.context_frames, rng)
-            clips["context"].append(tour_frames[context_index])
+            context = tour_frames[context_index]
+            if s > 0 and cfg.history_frames and rng.random() < cfg.history_share:
+                # the agent's own earlier frames of this route as the last context frames, placed after the
+                # tour (position tour length + step), the way the video agent feeds its memory
+                seen = context_indices(s, cfg.history_frames, rng)
+                context = np.concatenate([context[:-cfg.history_frames], frames[seen]])
+                context_index = np.concatenate([context_index[:-cfg.history_frames], len(tour) + seen])
+            clips["context"].append(context)
             clips["context_index"].append(context_index.astype(np.int32))
             clips["current"].append(frames[s])
             clips["target"].append(target)
@@ -168,10 +182,8 @@ def generate(cfg: GenDataConfig, progress: bool = True) -> Path:
                 continue
             rng = np.random.default_rng([cfg.seed, _TASK_STREAM[task_name], index])
             clips = scene_clips(env, oracle, scene_id, episodes, cfg, rng)
-            shard.parent.mkdir(parents=True, exist_ok=True)
-            tmp = shard.with_name(shard.stem + ".tmp.npz")
-            np.savez_compressed(tmp, **clips)
-            tmp.replace(shard)
+            with atomic_path(shard) as tmp:
+                np.savez_compressed(tmp, **clips)
         env.close()
     return write_manifest(out, cfg)
 
@@ -179,7 +191,7 @@ def generate(cfg: GenDataConfig, progress: bool = True) -> Path:
 def write_manifest(out: Path, cfg: GenDataConfig) -> Path:
     shards = []
     for path in sorted(out.glob("*/*.npz")):
-        if path.name.endswith(".tmp.npz"):
+        if path.name.startswith("."):  # a shard being written
             continue
         with np.load(path) as data:
             shards.append({"path": str(path.relative_to(out)), "task": str(data["task"][0]),
@@ -188,7 +200,7 @@ def write_manifest(out: Path, cfg: GenDataConfig) -> Path:
                                                      for k, v in cfg.__dict__.items()},
                 "num_clips": sum(s["num_clips"] for s in shards), "shards": shards}
     path = out / "manifest.json"
-    path.write_text(json.dumps(manifest, indent=1))
+    write_text_atomic(path, json.dumps(manifest, indent=1))
     return path
 
 

@@ -24,8 +24,6 @@ from __future__ import annotations
 import copy
 import csv
 import hashlib
-import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -38,6 +36,7 @@ from accelerate import Accelerator
 from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler
 from omegaconf import DictConfig, OmegaConf
 
+from v4s.fileio import atomic_path
 from v4s.model.data import LatentClips, encode_clips, flip, load_clips
 from v4s.model.pipeline import ContextGuidedVideoPipeline
 from v4s.model.text import SmallTextEncoder
@@ -81,9 +80,8 @@ class TrainConfig:
 
 def _save_atomic(obj: object, path: Path) -> None:
     """``torch.save`` through a temporary file, so a kill mid-write leaves the previous file whole."""
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 # ---------------------------------------------------------------------- logging
@@ -359,13 +357,8 @@ def _save(pipe: ContextGuidedVideoPipeline, ema: torch.nn.ModuleDict, path: Path
                                           tokenizer=pipe.tokenizer, resolution=pipe.config.resolution,
                                           num_frames=pipe.config.num_frames,
                                           max_text_length=pipe.config.max_text_length)
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    snapshot.save_pretrained(tmp)
-    if path.exists():
-        shutil.rmtree(path)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        snapshot.save_pretrained(tmp)
 
 
 def run(cfg: TrainConfig) -> Path:

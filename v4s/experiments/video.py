@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from v4s.envs.topdown import TopDownMap
+from v4s.fileio import atomic_path
 
 PANEL = 256  #: height of every panel, pixels
 
@@ -47,9 +48,8 @@ class EpisodeVideo:
         from moviepy import ImageSequenceClip
 
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.stem + ".tmp.mp4")
         clip = ImageSequenceClip(list(self.frames), fps=self.fps)
-        clip.write_videofile(str(tmp), codec="libx264", audio=False, logger=None, ffmpeg_params=["-pix_fmt", "yuv420p"])
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            clip.write_videofile(str(tmp), codec="libx264", audio=False, logger=None,
+                                 ffmpeg_params=["-pix_fmt", "yuv420p"])
         return path

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +36,7 @@ from v4s.envs.scenes import furniture as F
 from v4s.envs.scenes import textures as T
 from v4s.envs.scenes.semantic import OBJECTNAV_CATEGORIES, Room, SceneMetadata, SceneObject
 from v4s.envs.scenes.spec import house_id
+from v4s.fileio import write_bytes_atomic
 
 GENERATOR_NAME = "v4s.procedural"
 GENERATOR_VERSION = 1
@@ -1350,23 +1349,6 @@ def export_glb(house: GeneratedHouse) -> bytes:
     return _export(house.scene, include_normals=True, tree_postprocessor=_add_samplers)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; the cache is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def write_house(seed: int, out_dir: str | Path, scene_id: str | None = None) -> tuple[Path, Path]:
     """Writes out_dir/<scene_id>.glb and out_dir/<scene_id>.semantic.json; returns both paths.
 
@@ -1379,8 +1361,8 @@ def write_house(seed: int, out_dir: str | Path, scene_id: str | None = None) -> 
     house = generate_house(seed, scene_id)
     glb = out / f"{scene_id}.glb"
     sem = out / f"{scene_id}.semantic.json"
-    _atomic_write(glb, export_glb(house))
-    _atomic_write(sem, json.dumps(house.metadata.to_json(), indent=1).encode("utf-8"))
+    write_bytes_atomic(glb, export_glb(house))
+    write_bytes_atomic(sem, json.dumps(house.metadata.to_json(), indent=1).encode("utf-8"))
     return glb, sem
 
 

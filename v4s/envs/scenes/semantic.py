@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from v4s.fileio import write_text_atomic
+
 SEMANTIC_FORMAT = "v4s-semantic-v1"
 
 #: The six ObjectNav goal categories of habitat's HM3D ObjectNav challenge.
@@ -110,9 +112,7 @@ class SceneMetadata:
     def save(self, path: str | Path) -> None:
         """Write as json (atomically: a crash leaves either the old file or the new one)."""
         path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1))
-        tmp.replace(path)
+        write_text_atomic(path, json.dumps(self.to_json(), indent=1))
 
 
 def _aabb(value: Any, where: str) -> AABB:

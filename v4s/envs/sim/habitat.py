@@ -88,7 +88,6 @@ import json
 import math
 import os
 import struct
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +107,7 @@ from v4s.envs.sim.base import (
     quaternion_to_yaw,
     yaw_to_quaternion,
 )
+from v4s.fileio import write_bytes_atomic
 
 #: how habitat-sim is installed (it is not on PyPI in a working form)
 CONDA_INSTALL = "conda install -c aihabitat -c conda-forge habitat-sim withbullet headless"
@@ -182,13 +182,6 @@ def _color_bytes(colors: np.ndarray) -> np.ndarray:
 
 
 # ====================================================================== file writers
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write via a private temporary file and a rename: readers see the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _ssd_text(field: str) -> str:
@@ -276,7 +269,7 @@ def write_semantic_glb(path: Path, positions: np.ndarray, faces: np.ndarray, obj
     js += b" " * (-len(js) % 4)
     binary = b"".join(blobs)
     total = 12 + 8 + len(js) + 8 + len(binary)
-    _atomic_write(path, b"".join([struct.pack("<4sII", b"glTF", 2, total), struct.pack("<II", len(js), _GLB_JSON),
+    write_bytes_atomic(path, b"".join([struct.pack("<4sII", b"glTF", 2, total), struct.pack("<II", len(js), _GLB_JSON),
                                   js, struct.pack("<II", len(binary), _GLB_BIN), binary]))
 
 
@@ -426,7 +419,7 @@ def write_stage_config(spec: SceneSpec | str | os.PathLike[str]) -> Path:
     out, fresh = _pick_output_dir(spec, lambda d: _fresh([d / name], sources, d / name, False))
     stage = out / name
     if not fresh:
-        _atomic_write(stage, json.dumps(_stage_config(spec, out, None, None), indent=1).encode())
+        write_bytes_atomic(stage, json.dumps(_stage_config(spec, out, None, None), indent=1).encode())
     return stage
 
 
@@ -478,9 +471,9 @@ def export_habitat_semantics(spec: SceneSpec | str | os.PathLike[str]) -> Path:
         raise ValueError(f"{semantic}: object ids {too_big[:5]} exceed {MAX_SEMANTIC_ID}, the largest semantic id "
                          "habitat-sim can render (16 bits)")
     write_semantic_glb(files.semantic_glb, mesh.positions, mesh.faces, mesh.object_ids)  # type: ignore[arg-type]
-    _atomic_write(files.semantic_descriptor, hm3d_descriptor(metadata.objects).encode())  # type: ignore[arg-type]
+    write_bytes_atomic(files.semantic_descriptor, hm3d_descriptor(metadata.objects).encode())  # type: ignore[arg-type]
     # the stage config last: its presence (and version) marks a complete export
-    _atomic_write(files.stage_config, json.dumps(
+    write_bytes_atomic(files.stage_config, json.dumps(
         _stage_config(spec, out, files.semantic_glb, files.semantic_descriptor), indent=1).encode())
     return files.stage_config
 

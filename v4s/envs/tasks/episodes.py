@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from v4s.envs.scenes.spec import SceneNotFoundError, SceneSpec, house_seed, resolve_scene, split_of_seed
+from v4s.fileio import atomic_path
 
 TASK_TYPES = {"objectnav": "ObjectNav-v1", "posenav": "PointNav-v1"}
 
@@ -140,11 +141,8 @@ class EpisodeDataset:
     def save(self, path: str | Path) -> Path:
         """Write gzipped json atomically."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with gzip.open(tmp, "wt") as f:
+        with atomic_path(path) as tmp, gzip.open(tmp, "wt") as f:
             json.dump(self.to_json(), f)
-        tmp.replace(path)
         return path
 
 

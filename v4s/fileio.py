@@ -1,0 +1,56 @@
+"""Atomic file writes: a reader, or a run killed mid-write, sees the old file or the new one, never half.
+
+One helper for every writer in v4s. The temporary file sits beside the target (so the rename stays
+on one file system), under a name unique to the writing process and thread, so that concurrent
+workers writing the same target never collide; it keeps the target's suffix, so writers that pick
+a format from the name (``np.savez``, mp4 encoders) still work.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yields a temporary path to write ``path``'s new content to (a file or a directory); on a clean
+    exit it replaces ``path`` (fsynced, mode 0644 for files), on an error it is removed and ``path``
+    is left as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes[-1:])
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex[:8]}.tmp{suffix}")
+    try:
+        yield tmp
+        if tmp.is_dir():
+            if path.exists():
+                shutil.rmtree(path)
+        else:
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
+            tmp.unlink()
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+__all__ = ["atomic_path", "write_bytes_atomic", "write_text_atomic"]
