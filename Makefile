@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # has on disk, while a bare `torch` would pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup bench bench-sim bench-throughput test gpu-wheels clean
+.PHONY: setup bench results bench-sim bench-throughput test gpu-wheels clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,16 +19,24 @@ setup: $(VENV)/.installed
 
 BENCH_OUT ?= runs/bench
 BENCH_EPISODES ?= 50
+VIDEO_EPISODES ?= 5
 
-# the navigation benchmark: oracle and random agents on the val split of both tasks
+# the navigation benchmark on the val split of both tasks: the video agent (VIDEO_EPISODES episodes each),
+# beside the oracle and random baselines (BENCH_EPISODES each); one table
 bench: setup
-	@set -e; for task in objectnav posenav; do for agent in oracle random; do \
+	@set -e; for task in objectnav posenav; do \
+	  $(VENV)/bin/v4s-bench task=$$task agent=video split=val num_episodes=$(VIDEO_EPISODES) \
+	    out=$(BENCH_OUT)/$$task-video > /dev/null; \
+	  for agent in oracle random; do \
 	  $(VENV)/bin/v4s-bench task=$$task agent=$$agent split=val num_episodes=$(BENCH_EPISODES) \
 	    out=$(BENCH_OUT)/$$task-$$agent > /dev/null; \
 	done; done
-	@$(PY) -m v4s.experiments.records $(BENCH_OUT)/objectnav-oracle/summary.json \
-	  $(BENCH_OUT)/objectnav-random/summary.json $(BENCH_OUT)/posenav-oracle/summary.json \
-	  $(BENCH_OUT)/posenav-random/summary.json
+	@$(PY) -m v4s.experiments.records $(foreach t,objectnav posenav,$(foreach a,video oracle random,\
+	  $(BENCH_OUT)/$(t)-$(a)/summary.json))
+
+# docs/results.md: the test-split table and its ablations (long; resumes after a kill)
+results: setup
+	$(PY) -m v4s.experiments.results
 
 bench-sim: setup
 	$(PY) benchmarks/sim_fps.py

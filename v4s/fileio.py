@@ -53,4 +53,17 @@ def write_text_atomic(path: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
-__all__ = ["atomic_path", "write_bytes_atomic", "write_text_atomic"]
+def append_csv_row(path: str | Path, row: dict) -> None:
+    """Append ``row`` to the CSV log at ``path``, writing the header (its keys) when the file is new."""
+    import csv
+
+    path = Path(path)
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+__all__ = ["append_csv_row", "atomic_path", "write_bytes_atomic", "write_text_atomic"]

@@ -147,3 +147,20 @@ def test_bad_dataset_is_named(tmp_path):
     short.dataset = ensure_dataset(short.task, "val", 5, short.sim, progress=False)
     with pytest.raises(ValueError, match="num_episodes: .* holds 5 episodes, fewer than the 500 asked for"):
         run_bench(short)
+
+
+def test_the_video_agent_runs_in_the_bench_with_its_figures(tmp_path):
+    cfg = task_config({"name": "objectnav", "max_episode_steps": 10})
+    settings = BenchSettings(task=cfg, sim=task_sim_config(cfg), agent="video", out=tmp_path / "run", progress=False,
+                             num_episodes=2, video=True,
+                             agent_kwargs={"num_candidates": 2, "num_inference_steps": 2, "replan_every": 4})
+    with pytest.warns(UserWarning, match="resizes"):
+        summary = run_bench(settings)
+    for key in ("success", "spl", "soft_spl", "distance_to_goal", "plan_seconds", "episode_seconds",
+                "plans_per_episode", "fallbacks"):
+        assert summary[key] is not None, key
+    assert summary["plans_per_episode"] >= 1 and summary["plan_seconds"] > 0
+    for record in _records(tmp_path / "run"):
+        assert record["plans"] >= 1 and record["episode_seconds"] > 0 and "fallbacks" in record
+        assert (tmp_path / "run" / "videos" / f"{record['episode_id']}.mp4").stat().st_size > 0
+    assert "| objectnav | video | val | 2 |" in (tmp_path / "run" / "summary.md").read_text()

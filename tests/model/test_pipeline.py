@@ -208,3 +208,52 @@ def test_bad_input_is_named(pipe, tmp_path):
         ContextGuidedVideoPipeline.from_pretrained(tmp_path / "ckpt")
     with pytest.raises(FileNotFoundError, match="model_index.json is missing"):
         ContextGuidedVideoPipeline.from_pretrained(tmp_path / "ckpt" / "transformer")
+
+
+def test_a_batch_of_scenes_is_the_scenes_one_by_one(pipe):
+    """B scenes x K candidates in one call give what B calls give, with the same generators."""
+    kwargs = {"num_candidates": 2, "num_inference_steps": 2, "guidance_scale": 2.0}
+    contexts, currents = np.stack([frames(4, 1), frames(4, 2)]), frames(2, 3)
+    positions = np.array([[0, 3, 9, 12], [1, 2, 5, 7]])
+    texts = ["Find the chair.", "Find the bed."]
+
+    def generators(seeds):
+        return [torch.Generator().manual_seed(s) for s in seeds]
+
+    batched = pipe(contexts, currents, texts, context_positions=positions, generator=generators([1, 2, 3, 4]),
+                   **kwargs).videos
+    assert batched.shape == (2, 2, 3, RES, RES, 3)
+    for b, seeds in enumerate(([1, 2], [3, 4])):
+        alone = pipe(contexts[b], currents[b], texts[b], context_positions=positions[b], generator=generators(seeds),
+                     **kwargs).videos
+        np.testing.assert_allclose(batched[b].astype(int), alone.astype(int), atol=1)
+
+    # one pose trajectory per candidate
+    poses = np.stack([np.stack([POSES, POSES * 0.5])] * 2)  # (B, K, F, 4)
+    per_candidate = pipe(contexts, currents, poses, generator=generators([1, 1, 2, 2]), **kwargs).videos
+    assert per_candidate.shape == (2, 2, 3, RES, RES, 3)
+    assert not np.array_equal(per_candidate[:, 0], per_candidate[:, 1])  # same noise, other trajectories
+
+
+def test_precomputed_context_latents_and_instruction_embeds_match(pipe):
+    """diffusers' prompt_embeds pattern: conditions encoded once give the same videos."""
+    context, current = frames(4, 5)[None], frames(1, 6)
+    kwargs = {"num_candidates": 2, "num_inference_steps": 2, "context_positions": np.arange(4)[None] * 3}
+    raw = pipe(context, current, ["Find the plant."], generator=torch.Generator().manual_seed(0), **kwargs).videos
+    latents = pipe.encode_context(context)
+    embeds = pipe.encode_instruction(["Find the plant."])
+    pre = pipe(None, current, context_latents=latents, instruction_embeds=embeds,
+               generator=torch.Generator().manual_seed(0), **kwargs).videos
+    np.testing.assert_allclose(raw.astype(int), pre.astype(int), atol=1)  # one grey level: float summation order
+    with pytest.raises(ValueError, match="context or context_latents, not both"):
+        pipe(context, current, "x", context_latents=latents)
+    with pytest.raises(ValueError, match="instruction_embeds must be"):
+        pipe(None, current, context_latents=latents, instruction_embeds=embeds.expand(2, -1, -1))
+    with pytest.raises(ValueError, match="instruction: give a text"):
+        pipe(None, current, None, context_latents=latents)
+    with pytest.raises(ValueError, match="guidance_scale must be a finite"):
+        pipe(context[0], current[0], "x", guidance_scale=float("nan"))
+    with pytest.raises(ValueError, match="context_positions holds NaN"):
+        pipe(context[0], current[0], "x", context_positions=np.array([0.0, np.nan, 2.0, 3.0]))
+    with pytest.raises(ValueError, match=r"context_positions must hold one position per context frame"):
+        pipe(context[0], current[0], "x", context_positions=np.arange(3))

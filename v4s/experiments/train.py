@@ -36,14 +36,15 @@ from accelerate import Accelerator
 from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler
 from omegaconf import DictConfig, OmegaConf
 
-from v4s.fileio import atomic_path
+from v4s.assets import VIDEO_MODEL
+from v4s.fileio import append_csv_row, atomic_path
 from v4s.model.data import LatentClips, encode_clips, flip, load_clips
 from v4s.model.pipeline import ContextGuidedVideoPipeline
 from v4s.model.text import SmallTextEncoder
 from v4s.model.transformer import ContextGuidedWanTransformer, parameter_count
 from v4s.model.vae import encode_frames, small_autoencoder, to_tensor
 
-DEFAULT_INIT = Path(__file__).resolve().parents[1] / "assets" / "v4s-small"
+DEFAULT_INIT = VIDEO_MODEL
 
 
 @dataclass
@@ -86,13 +87,7 @@ def _save_atomic(obj: object, path: Path) -> None:
 
 # ---------------------------------------------------------------------- logging
 def _log(out: Path, row: dict) -> None:
-    path = out / "log.csv"
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+    append_csv_row(out / "log.csv", row)
 
 
 def plot_curve(out: Path) -> None:

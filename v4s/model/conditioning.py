@@ -25,6 +25,14 @@ def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
     return out.reshape(*frames.shape[:-3], size, size, 3)
 
 
+def resize_depth(depth: np.ndarray, size: int) -> np.ndarray:
+    """(H, W) or (H, W, 1) float32 metres -> (size, size), nearest neighbour (so no depth is invented at edges)."""
+    depth = np.asarray(depth, np.float32).reshape(depth.shape[0], depth.shape[1])
+    if depth.shape == (size, size):
+        return depth
+    return np.asarray(Image.fromarray(depth).resize((size, size), Image.NEAREST), np.float32)
+
+
 def context_indices(length: int, count: int, rng: np.random.Generator | None = None) -> np.ndarray:
     """``count`` indices into ``length`` frames, one per stratum, so the sample is spread out and
     non-contiguous (Video4Spatial's context sampling): a random index in each stratum with ``rng``
@@ -62,4 +70,4 @@ def integrate_actions(pose: np.ndarray, actions: np.ndarray, step: float, turn: 
     return np.array(out, np.float64).reshape(-1, 3)
 
 
-__all__ = ["context_indices", "integrate_actions", "relative_poses", "resize_frames"]
+__all__ = ["context_indices", "integrate_actions", "relative_poses", "resize_depth", "resize_frames"]

@@ -16,6 +16,7 @@ in [0, 1].
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -183,6 +184,15 @@ def _fill_holes(depth: np.ndarray, previous: np.ndarray) -> np.ndarray:
     return out
 
 
+def load_idm(path: str | Path) -> InverseDynamicsModel:
+    """The IDM checkpoint at ``path``; a missing one is an error that names the path."""
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"inverse-dynamics checkpoint not found: {path} (no config.json); train one with "
+                                "v4s-train-idm")
+    return InverseDynamicsModel.from_pretrained(path).eval()
+
+
 def make_extractor(name: str, idm: InverseDynamicsModel | None, hfov: float, forward_step: float,
                    turn_angle: float) -> ActionExtractor:
     """The extractor ``name`` ("idm" or "geometric")."""
@@ -196,4 +206,4 @@ def make_extractor(name: str, idm: InverseDynamicsModel | None, hfov: float, for
 
 
 __all__ = ["ACTION_NAMES", "ActionExtractor", "FORWARD", "GeometricExtractor", "InverseDynamicsModel", "LEFT",
-           "NO_MOTION", "RIGHT", "make_extractor"]
+           "NO_MOTION", "RIGHT", "load_idm", "make_extractor"]

@@ -1,0 +1,153 @@
+"""The real VideoAgent with the shipped checkpoints, in real episodes: plan, extract, execute, replan, stop.
+
+These tests check the loop's mechanics, never its success rate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from v4s.agent import EpisodeBrief
+from v4s.agent.video import VideoAgent
+from v4s.envs.nav_env import NavEnv
+from v4s.model.boxes import draw_box
+from v4s.model.pipeline import ContextGuidedVideoPipeline
+from v4s.planner import PlanRequest
+from v4s.planner.objectives import ObjectGoal, PoseGoal
+
+FAST = {"num_candidates": 2, "num_inference_steps": 2, "replan_every": 4}
+
+
+@pytest.fixture
+def pipeline_calls(monkeypatch):
+    """Counts calls of the real pipeline (the calls still run)."""
+    calls = []
+    real = ContextGuidedVideoPipeline.__call__
+
+    def counted(self, *args, **kwargs):
+        calls.append(len(np.asarray(args[1] if len(args) > 1 else kwargs["current"])))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ContextGuidedVideoPipeline, "__call__", counted)
+    return calls
+
+
+def _env(task: str, steps: int = 16) -> NavEnv:
+    return NavEnv({"name": task, "max_episode_steps": steps}, split="val", num_episodes=2,
+                  sim={"width": 64, "height": 64})
+
+
+def _batch(observations: list[dict]) -> dict[str, np.ndarray]:
+    return {k: np.stack([o[k] for o in observations]) for k in observations[0]}
+
+
+def test_one_episode_plans_executes_and_replans_with_the_context_encoded_once(pipeline_calls, monkeypatch):
+    env = _env("objectnav")
+    agent = VideoAgent(env.sim_config, env.task, **FAST)
+    encoded = []
+    real_encode = agent.pipeline.encode_context
+    monkeypatch.setattr(agent.pipeline, "encode_context",
+                        lambda frames: encoded.append(np.asarray(frames).shape[:2]) or real_encode(frames))
+    obs, info = env.reset(options={"episode_id": env.dataset.episodes[0].episode_id})
+    agent.reset(0, EpisodeBrief.from_info(info, "objectnav"))
+    assert encoded == [(1, len(info["context"]))]  # the whole tour, once, at reset
+
+    done, actions, calls_before = False, [], []
+    while not done:
+        calls_before.append(len(pipeline_calls))
+        action = int(agent.act(_batch([obs]), np.array([True]))[0])
+        actions.append(action)
+        obs, _, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+    env.close()
+
+    figures = agent.episode_figures(0)
+    assert len(pipeline_calls) == figures["plans"] >= 1 and pipeline_calls[0] == 1
+    assert figures["plan_seconds"] > 0 and figures["plan_seconds_total"] >= figures["plan_seconds"]
+    # the tour was never encoded again: every later encode is one own view, added to the memory per plan
+    assert encoded[1:] == [(1, 1)] * figures["plans"]
+    # replanning: a plan runs at most replan_every actions (or the exploring fallback's turn and two steps)
+    planned_at = [i for i in range(len(actions)) if i == 0 or calls_before[i] != calls_before[i - 1]]
+    longest = max(np.diff(planned_at + [len(actions)]))
+    assert longest <= max(FAST["replan_every"], agent.planner.explore_turns + 2)
+    assert terminated == (actions[-1] == 0) and (terminated or len(actions) == 16)
+    assert agent.imagined_view(0).shape == (64, 64, 3)
+
+
+def test_two_envs_share_one_pipeline_call_per_replanning_step(pipeline_calls):
+    envs = [_env("posenav"), _env("posenav")]
+    agent = VideoAgent(envs[0].sim_config, envs[0].task, num_envs=2, **FAST)
+    observations = []
+    for i, env in enumerate(envs):
+        obs, info = env.reset(options={"episode_id": env.dataset.episodes[i].episode_id})
+        agent.reset(i, EpisodeBrief.from_info(info, "posenav"))
+        observations.append(obs)
+    # env 0's scene latents turn to NaN: its candidates are dropped, counted, and it explores
+    agent.episodes[0].tour_latents.fill_(float("nan"))
+    for step in range(6):
+        before = len(pipeline_calls)
+        actions = agent.act(_batch(observations), np.array([True, True]))
+        assert len(pipeline_calls) - before <= 1  # never one call per env
+        if step == 0:
+            assert pipeline_calls == [2]  # both envs in the first call
+        observations = [env.step(int(a))[0] for env, a in zip(envs, actions)]
+    for env in envs:
+        env.close()
+    nan_env, clean_env = agent.episode_figures(0), agent.episode_figures(1)
+    assert nan_env["dropped_candidates"] == FAST["num_candidates"] * nan_env["plans"] and nan_env["fallbacks"] >= 1
+    assert clean_env["dropped_candidates"] == 0
+
+
+def test_bad_settings_are_named(tmp_path):
+    env = _env("posenav")
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "nowhere")):
+        VideoAgent(env.sim_config, env.task, checkpoint=str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "no-idm")):
+        VideoAgent(env.sim_config, env.task, idm=str(tmp_path / "no-idm"))
+    with pytest.raises(ValueError, match="agent.context must be 'real' or 'noise'"):
+        VideoAgent(env.sim_config, env.task, context="zeros")
+    with pytest.raises(ValueError, match="agent.extractor: unknown extractor 'flow'"):
+        VideoAgent(env.sim_config, env.task, extractor="flow")
+
+
+def test_a_sensor_of_another_size_is_resized_and_said_once():
+    env = NavEnv({"name": "objectnav", "max_episode_steps": 6}, split="val", num_episodes=1)  # 128 px
+    with pytest.warns(UserWarning, match="resizes every frame") as said:
+        agent = VideoAgent(env.sim_config, env.task, extractor="geometric", **FAST)
+        obs, info = env.reset(seed=0)
+        agent.reset(0, EpisodeBrief.from_info(info, "objectnav"))
+        for _ in range(5):
+            obs = env.step(int(agent.act(_batch([obs]), np.array([True]))[0]))[0]
+            if env._over:
+                break
+    env.close()
+    assert len([w for w in said if "resizes" in str(w.message)]) == 1
+
+
+def _request(**sensors) -> PlanRequest:
+    return PlanRequest(current=np.zeros((64, 64, 3), np.uint8), depth=None, context_latents=None,
+                       context_positions=np.zeros(0), instruction_embeds=None,
+                       sensors={k: np.asarray(v, np.float32) for k, v in sensors.items()})
+
+
+def test_stop_rules():
+    pose = PoseGoal(forward_step=0.25, turn_angle=10.0, success_distance=0.2)
+    assert pose.stop_now(_request(pointgoal_with_gps_compass=[0.1, 0.3])) == [0]
+    assert pose.stop_now(_request(pointgoal_with_gps_compass=[1.5, 0.3])) is None
+    with_heading = PoseGoal(0.25, 10.0, 0.2, heading_tolerance=15.0)
+    assert with_heading.stop_now(_request(pointgoal_with_gps_compass=[0.1, 0.0], goal_heading=[0.6])) == [2]
+    # the proposals turn towards the goal's bearing first, then walk as far as it
+    commanded, poses = pose.proposals(_request(pointgoal_with_gps_compass=[0.5, np.radians(30)]), 3, 8)
+    assert commanded[0].tolist() == [2, 2, 2, 1, 1, 0, 0, 0] and poses.shape == (3, 8, 4)
+    assert commanded[1].tolist() == [2] * 6 + [1, 1] and commanded[2].tolist() == [1, 1] + [0] * 6
+
+    objects = ObjectGoal()
+    frame = np.full((64, 64, 3), 120, np.uint8)
+    boxed = draw_box(frame, (20, 18, 44, 46), thickness=2)
+    close = np.stack([frame, boxed, boxed, boxed])
+    far = np.stack([frame, frame, frame, frame])
+    moving = np.array([1, 1, 1]), np.array([0.9, 0.9, 0.9], np.float32)
+    assert objects.stop_after(_request(), close, *moving)
+    assert not objects.stop_after(_request(), far, *moving)
+    assert objects.score(_request(), close, *moving, None) > objects.score(_request(), far, *moving, None)

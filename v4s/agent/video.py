@@ -1,0 +1,205 @@
+"""VideoAgent: imagines the route with the video model, reads actions off the imagined frames, replans.
+
+One agent drives all N envs of a vector env. At a reset it keeps the env's brief (never the
+privileged goals): it resizes the tour frames to the model's resolution and encodes them once
+(context latents), and encodes a text instruction once (instruction embeddings). Each step it
+appends what it sees; every ``replan_every`` actions, or when a plan ran out, it asks the
+:class:`~v4s.planner.RecedingHorizonPlanner` for a new plan, for all envs that need one in one
+batched pipeline call.
+
+Memory: the context of a plan is ``context_frames`` frames (the model's context length), drawn
+non-contiguously (one per stratum) from the tour and, once there are some, ``history_frames`` of
+the agent's own earlier views, which sit after the tour in time (position tour length + step),
+the way the training clips place them. ``context="noise"`` replaces every context latent by
+Gaussian noise: the ablation that shows what the scene's video is worth.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from v4s.agent.base import EpisodeBrief
+from v4s.assets import IDM, VIDEO_MODEL
+from v4s.envs.sim.base import SimConfig
+from v4s.envs.tasks.config import TaskConfig
+from v4s.geometry import wrap_angle
+from v4s.model.conditioning import context_indices, resize_depth, resize_frames
+from v4s.planner import PlanRequest, RecedingHorizonPlanner, load_idm, make_extractor, objective_for
+
+IMAGE_KEYS = ("rgb", "depth", "semantic")
+
+
+@dataclass
+class _Episode:
+    """What the agent keeps of one env's episode."""
+
+    brief: EpisodeBrief
+    tour_latents: torch.Tensor  #: (C, T, h, w)
+    tour_positions: np.ndarray  #: (T,)
+    tour_length: int
+    instruction_embeds: torch.Tensor | None
+    generator: torch.Generator
+    history_latents: list[torch.Tensor] = field(default_factory=list)  #: (C, 1, h, w) each
+    history_steps: list[int] = field(default_factory=list)
+    queue: list[int] = field(default_factory=list)
+    video: np.ndarray | None = None  #: the chosen imagined video of the current plan
+    since_plan: int = 0
+    steps: int = 0
+    figures: dict[str, float] = field(default_factory=lambda: {"plans": 0, "plan_seconds_total": 0.0,
+                                                               "fallbacks": 0, "dropped_candidates": 0})
+
+
+class VideoAgent:
+    """The video agent for N envs of one task.
+
+    Args:
+        sim_config: the env's simulator settings (sensor size, field of view, step, turn).
+        task: the task config (its objective: instruction, scoring, STOP).
+        num_envs: N.
+        checkpoint: the video pipeline (default: the committed ``v4s-small``).
+        idm: the inverse-dynamics checkpoint (default: the committed ``v4s-idm``).
+        num_candidates, num_inference_steps, guidance_scale, replan_every: the planner's settings.
+        context: "real", or "noise" (the ablation).
+        extractor: "idm" or "geometric".
+        context_frames: the model's context length (its training clips hold 8).
+        history_frames: how many of those may be the agent's own earlier views.
+        seed: seeds the sampling noise, per episode id.
+        threads: torch CPU threads (0: torch's default).
+    """
+
+    privileged = False
+
+    def __init__(self, sim_config: SimConfig, task: TaskConfig, num_envs: int = 1, checkpoint: str | None = None,
+                 idm: str | None = None, num_candidates: int = 4, num_inference_steps: int = 4,
+                 guidance_scale: float = 2.0, replan_every: int = 4, context: str = "real", extractor: str = "idm",
+                 context_frames: int = 8, history_frames: int = 2, seed: int = 0, threads: int = 0):
+        from v4s.model.pipeline import ContextGuidedVideoPipeline
+
+        if context not in ("real", "noise"):
+            raise ValueError(f"agent.context must be 'real' or 'noise', got {context!r}")
+        if not 0 <= history_frames < context_frames:
+            raise ValueError(f"agent.history_frames must be in [0, context_frames={context_frames}), "
+                             f"got {history_frames}")
+        if threads:
+            torch.set_num_threads(threads)
+        self.pipeline = ContextGuidedVideoPipeline.from_pretrained(checkpoint or VIDEO_MODEL)
+        self.pipeline.set_progress_bar_config(disable=True)
+        self.resolution = int(self.pipeline.config.resolution)
+        if (sim_config.width, sim_config.height) != (self.resolution, self.resolution):
+            warnings.warn(f"the video model works at {self.resolution}x{self.resolution} px and the env's sensor is "
+                          f"{sim_config.width}x{sim_config.height}: the agent resizes every frame it gives the model",
+                          stacklevel=2)
+        model = load_idm(idm or IDM) if extractor == "idm" else None
+        self.extractor = make_extractor(extractor, model, sim_config.hfov, sim_config.forward_step_size,
+                                        sim_config.turn_angle)
+        self.objective = objective_for(task, sim_config)
+        self.planner = RecedingHorizonPlanner(self.pipeline, self.extractor, self.objective, num_candidates,
+                                              num_inference_steps, guidance_scale, replan_every,
+                                              sim_config.turn_angle, seed)
+        self.num_envs = num_envs
+        self.context = context
+        self.context_frames = context_frames
+        self.history_frames = history_frames
+        self.seed = seed
+        self.episodes: list[_Episode | None] = [None] * num_envs
+
+    # ------------------------------------------------------------------ episodes
+    def reset(self, index: int, brief: EpisodeBrief) -> None:
+        """Start env ``index``'s episode: the tour is encoded once, and a text instruction too."""
+        generator = torch.Generator().manual_seed(zlib.crc32(f"{self.seed}/{brief.episode_id}".encode()))
+        frames = resize_frames(brief.context, self.resolution)
+        latents = self.pipeline.encode_context(frames[None])[0]
+        if self.context == "noise":
+            latents = torch.randn(latents.shape, generator=generator).to(latents.dtype)
+        embeds = self.pipeline.encode_instruction([brief.instruction])[0] if self.objective.text_instruction else None
+        positions = np.asarray(brief.context_indices, dtype=np.float64)
+        self.episodes[index] = _Episode(brief=brief, tour_latents=latents, tour_positions=positions,
+                                        tour_length=int(positions.max()) + 1 if len(positions) else 0,
+                                        instruction_embeds=embeds, generator=generator)
+
+    def episode_figures(self, index: int) -> dict[str, float]:
+        """Planner calls, their total and mean wall time, fallbacks and dropped candidates of env ``index``."""
+        figures = dict(self.episodes[index].figures)
+        figures["plan_seconds_total"] = round(figures["plan_seconds_total"], 4)
+        figures["plan_seconds"] = round(figures["plan_seconds_total"] / figures["plans"], 4) if figures["plans"] else 0.0
+        return figures
+
+    def imagined_view(self, index: int) -> np.ndarray | None:
+        """The frame of the chosen imagined video that stands for env ``index``'s latest step (for videos)."""
+        episode = self.episodes[index]
+        if episode is None or episode.video is None:
+            return None
+        return episode.video[min(episode.since_plan, len(episode.video) - 1)]
+
+    # ------------------------------------------------------------------ acting
+    def _context(self, episode: _Episode) -> tuple[torch.Tensor, np.ndarray]:
+        """Context latents (C, context_frames, h, w) and positions: tour strata plus own earlier views."""
+        own = min(self.history_frames, len(episode.history_latents))
+        tour = context_indices(episode.tour_latents.shape[1], self.context_frames - own)
+        latents = [episode.tour_latents[:, tour]]
+        positions = [episode.tour_positions[tour]]
+        if own:
+            seen = context_indices(len(episode.history_latents), own)
+            latents.append(torch.cat([episode.history_latents[j] for j in seen], dim=1))
+            positions.append(np.array([episode.tour_length + episode.history_steps[j] for j in seen], np.float64))
+        return torch.cat(latents, dim=1), np.concatenate(positions)
+
+    def _request(self, episode: _Episode, obs: Mapping[str, np.ndarray]) -> PlanRequest:
+        current = resize_frames(obs["rgb"], self.resolution)
+        depth = resize_depth(obs["depth"], self.resolution) if "depth" in obs else None
+        sensors = {k: np.asarray(v) for k, v in obs.items() if k not in IMAGE_KEYS}
+        goal = episode.brief.goal_pose
+        if goal is not None and "compass" in sensors:  # the goal heading relative to the current one
+            sensors["goal_heading"] = np.array([wrap_angle(math.radians(float(goal[3])) - float(sensors["compass"][0]))])
+        latents, positions = self._context(episode)
+        return PlanRequest(current=current, depth=depth, context_latents=latents, context_positions=positions,
+                           instruction_embeds=episode.instruction_embeds, sensors=sensors,
+                           generator=episode.generator)
+
+    def _remember(self, episode: _Episode, frame: np.ndarray) -> None:
+        """Add the current view (model resolution) to the episode's own history, encoded once."""
+        latent = self.pipeline.encode_context(frame[None, None])[0]
+        if self.context == "noise":
+            latent = torch.randn(latent.shape, generator=episode.generator).to(latent.dtype)
+        episode.history_latents.append(latent)
+        episode.history_steps.append(episode.steps)
+
+    def act(self, observations: Mapping[str, np.ndarray], active: np.ndarray) -> np.ndarray:
+        """One action per env (0 for inactive ones); one planner call for all envs whose plan ran out."""
+        actions = np.zeros(self.num_envs, dtype=np.int64)
+        active = np.asarray(active, bool)
+        need = [i for i in np.flatnonzero(active) if not self.episodes[i].queue]
+        if need:
+            requests = [self._request(self.episodes[i], {k: v[i] for k, v in observations.items()}) for i in need]
+            start = time.perf_counter()
+            plans = self.planner.plan(requests)
+            seconds = time.perf_counter() - start
+            for i, request, plan in zip(need, requests, plans):
+                episode = self.episodes[i]
+                episode.queue = list(plan.actions)
+                episode.video, episode.since_plan = plan.video, 0
+                figures = episode.figures
+                if plan.imagined:
+                    figures["plans"] += 1
+                    figures["plan_seconds_total"] += seconds
+                figures["fallbacks"] += int(plan.fallback)
+                figures["dropped_candidates"] += plan.dropped
+                if plan.imagined and self.history_frames:
+                    self._remember(episode, request.current)
+        for i in np.flatnonzero(active):
+            episode = self.episodes[i]
+            actions[i] = episode.queue.pop(0)
+            episode.steps += 1
+            episode.since_plan += 1
+        return actions
+
+
+__all__ = ["VideoAgent"]

@@ -1,0 +1,186 @@
+"""What each task asks of the planner, in one place: its instruction, its candidates' scores, its STOP.
+
+The planner and the video agent ask :func:`objective_for` for a task's objective and never branch
+on task names themselves.
+
+- :class:`ObjectGoal` (ObjectNav, object grounding): a text instruction; a candidate scores by the
+  red box the model draws around the target (present, centred, growing) plus the extractor's
+  confidence; STOP when the box is centred and large in the first imagined frames, or when the
+  extractor reads no motion at the start of the best candidate while the box is in view.
+- :class:`PoseGoal` (PoseNav, scene navigation): the model follows a camera trajectory, so the
+  objective proposes K trajectories towards the goal (turn towards a heading, then walk), and a
+  candidate scores by where the motion the extractor reads back from its frames, integrated from
+  the current pose, ends relative to the goal, plus its agreement with the commanded motion (a
+  blocked route shows the wall, and reads as no motion). STOP when the goal lies within the success
+  distance by odometry (the gps/compass point-goal sensor), after turning to the goal heading when
+  the task has a heading tolerance.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from v4s.model.boxes import box_centered, detect_box
+from v4s.model.conditioning import integrate_actions, relative_poses
+from v4s.planner.extractors import FORWARD, LEFT, NO_MOTION, RIGHT
+
+
+@dataclass
+class PlanRequest:
+    """One env's planning problem.
+
+    Attributes:
+        current: (R, R, 3) uint8 current view at the model's resolution.
+        depth: (R, R) float32 metres of the current view, or None.
+        context_latents: (C, T, h, w) latents of the context frames (the agent encodes each frame once).
+        context_positions: (T,) their temporal positions.
+        instruction_embeds: (L, D) text embeddings (text instructions), or None.
+        sensors: the env's small observations (gps, compass, pointgoal_with_gps_compass, ...).
+        generator: this env's torch generator (so plans do not depend on which envs share a call).
+    """
+
+    current: np.ndarray
+    depth: np.ndarray | None
+    context_latents: Any
+    context_positions: np.ndarray
+    instruction_embeds: Any
+    sensors: dict[str, np.ndarray]
+    generator: Any = None
+
+
+class ObjectGoal:
+    """ObjectNav's objective (see the module docstring)."""
+
+    text_instruction = True
+
+    def __init__(self, stop_box_area: float = 0.06, stop_frames: int = 2, stop_confidence: float = 0.6,
+                 center_region: float = 0.5):
+        self.stop_box_area = stop_box_area
+        self.stop_frames = stop_frames
+        self.stop_confidence = stop_confidence
+        self.center_region = center_region
+
+    def stop_now(self, request: PlanRequest) -> list[int] | None:
+        return None  # the decision needs the imagined frames
+
+    def proposals(self, request: PlanRequest, num_candidates: int, num_frames: int) -> tuple[None, None]:
+        return None, None  # no commanded motion: the text instruction is the same for every candidate
+
+    def _boxes(self, video: np.ndarray) -> list[tuple[int, int, int, int] | None]:
+        return [detect_box(frame) for frame in video[1:]]
+
+    def score(self, request: PlanRequest, video: np.ndarray, actions: np.ndarray, confidence: np.ndarray,
+              commanded: np.ndarray | None) -> float:
+        boxes = self._boxes(video)
+        found = [b for b in boxes if b is not None]
+        width = video.shape[2]
+        present = len(found) / len(boxes)
+        centred = float(box_centered(found[-1], width, self.center_region)) if found else 0.0
+        area = [(b[2] - b[0]) * (b[3] - b[1]) for b in found]
+        growing = float(len(area) > 1 and area[-1] > area[0])
+        return present + 0.5 * centred + 0.25 * growing + 0.5 * float(np.mean(confidence))
+
+    def stop_after(self, request: PlanRequest, video: np.ndarray, actions: np.ndarray,
+                   confidence: np.ndarray) -> bool:
+        h, w = video.shape[1:3]
+        early = self._boxes(video[: self.stop_frames + 1])
+        close = all(b is not None and box_centered(b, w, self.center_region)
+                    and (b[2] - b[0]) * (b[3] - b[1]) >= self.stop_box_area * h * w for b in early)
+        still = actions[0] == NO_MOTION and confidence[0] >= self.stop_confidence and early[0] is not None
+        return close or still
+
+
+class PoseGoal:
+    """PoseNav's objective (see the module docstring).
+
+    Args:
+        forward_step, turn_angle: the agent's motion (metres, degrees).
+        success_distance: metres; STOP inside it.
+        heading_tolerance: degrees, or None when any heading counts.
+        spread: degrees between the headings of the proposed trajectories.
+        agreement_weight: metres of end-point error one unit of commanded/read-back agreement is worth.
+    """
+
+    text_instruction = False
+
+    def __init__(self, forward_step: float, turn_angle: float, success_distance: float,
+                 heading_tolerance: float | None = None, spread: float = 30.0, agreement_weight: float = 0.5):
+        self.forward_step = forward_step
+        self.turn = math.radians(turn_angle)
+        self.success_distance = success_distance
+        self.heading_tolerance = heading_tolerance
+        self.spread = max(1, round(spread / turn_angle))
+        self.agreement_weight = agreement_weight
+
+    @staticmethod
+    def goal_in_view_frame(request: PlanRequest) -> np.ndarray:
+        """The goal (x right, z back) in the current agent frame, from the polar point-goal sensor."""
+        rho, phi = (float(v) for v in request.sensors["pointgoal_with_gps_compass"])
+        return np.array([-rho * math.sin(phi), -rho * math.cos(phi)])
+
+    def stop_now(self, request: PlanRequest) -> list[int] | None:
+        """[STOP] or turns towards the goal heading once within the success distance; else None."""
+        rho = float(request.sensors["pointgoal_with_gps_compass"][0])
+        if rho > self.success_distance * 0.9:
+            return None
+        if self.heading_tolerance is not None and "goal_heading" in request.sensors:
+            delta = float(request.sensors["goal_heading"][0])
+            if abs(math.degrees(delta)) > self.heading_tolerance:
+                return [LEFT if delta > 0 else RIGHT]
+        return [NO_MOTION]
+
+    def commanded(self, request: PlanRequest, num_candidates: int, num_frames: int) -> np.ndarray:
+        """(K, F) action sequences: turn towards the goal's bearing plus 0, +s, -s, +2s, ... turns, then walk as
+        far as the goal (no motion after)."""
+        rho, phi = (float(v) for v in request.sensors["pointgoal_with_gps_compass"])
+        towards = round(phi / self.turn)
+        offsets = [0] + [sign * self.spread * j for j in range(1, num_candidates) for sign in (1, -1)]
+        out = np.full((num_candidates, num_frames), NO_MOTION, np.int64)
+        for k, offset in enumerate(offsets[:num_candidates]):
+            turns = towards + offset
+            seq = [LEFT if turns > 0 else RIGHT] * min(abs(turns), num_frames)
+            ahead = rho * math.cos(phi - turns * self.turn)
+            walk = max(0, min(num_frames - len(seq), round(ahead / self.forward_step)))
+            seq += [FORWARD] * walk
+            out[k, : len(seq)] = seq
+        return out
+
+    def proposals(self, request: PlanRequest, num_candidates: int, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
+        """The commanded action sequences (K, F) and their target poses relative to the current view
+        (K, F, 4), the model's per-frame trajectory instruction."""
+        commanded = self.commanded(request, num_candidates, num_frames)
+        origin = np.zeros(3)
+        poses = np.stack([relative_poses(origin, integrate_actions(origin, seq, self.forward_step, self.turn))
+                          for seq in commanded])
+        return commanded, poses
+
+    def score(self, request: PlanRequest, video: np.ndarray, actions: np.ndarray, confidence: np.ndarray,
+              commanded: np.ndarray | None) -> float:
+        end = integrate_actions(np.zeros(3), actions, self.forward_step, self.turn)[-1]
+        miss = float(np.hypot(*(end[:2] - self.goal_in_view_frame(request))))
+        agreement = float(np.mean((actions == commanded) * confidence)) if commanded is not None else 0.0
+        return -miss + self.agreement_weight * agreement
+
+    def stop_after(self, request: PlanRequest, video: np.ndarray, actions: np.ndarray,
+                   confidence: np.ndarray) -> bool:
+        return False  # odometry decides, before planning
+
+
+def objective_for(task: Any, sim_config: Any) -> ObjectGoal | PoseGoal:
+    """The objective of a task config (``ObjectNavConfig`` or ``PoseNavConfig``) for an agent with ``sim_config``."""
+    objectives = {
+        "objectnav": lambda: ObjectGoal(center_region=getattr(task, "center_region", 0.5)),
+        "posenav": lambda: PoseGoal(sim_config.forward_step_size, sim_config.turn_angle, task.success_distance,
+                                    getattr(task, "heading_tolerance", None)),
+    }
+    if task.name not in objectives:
+        raise ValueError(f"task.name: the planner has no objective for task {task.name!r}; "
+                         f"it knows {sorted(objectives)}")
+    return objectives[task.name]()
+
+
+__all__ = ["ObjectGoal", "PlanRequest", "PoseGoal", "objective_for"]
