@@ -53,22 +53,24 @@ def test_one_episode_plans_executes_and_replans_with_the_context_encoded_once(pi
     agent.reset(0, EpisodeBrief.from_info(info, "objectnav"))
     assert encoded == [(1, len(info["context"]))]  # the whole tour, once, at reset
 
-    done, actions, calls_before = False, [], []
+    done, actions, calls = False, [], []  # calls: pipeline calls so far, after each act
     while not done:
-        calls_before.append(len(pipeline_calls))
         action = int(agent.act(_batch([obs]), np.array([True]))[0])
+        calls.append(len(pipeline_calls))
         actions.append(action)
         obs, _, terminated, truncated, info = env.step(action)
         done = terminated or truncated
     env.close()
 
     figures = agent.episode_figures(0)
-    assert len(pipeline_calls) == figures["plans"] >= 1 and pipeline_calls[0] == 1
+    rollout = agent.planner.horizon // agent.planner.num_frames
+    assert len(pipeline_calls) == figures["plans"] * rollout >= 1 and pipeline_calls[0] == FAST["num_candidates"]
     assert figures["plan_seconds"] > 0 and figures["plan_seconds_total"] >= figures["plan_seconds"]
     # the tour was never encoded again: every later encode is one own view, added to the memory per plan
     assert encoded[1:] == [(1, 1)] * figures["plans"]
     # replanning: a plan runs at most replan_every actions (or the exploring fallback's turn and two steps)
-    planned_at = [i for i in range(len(actions)) if i == 0 or calls_before[i] != calls_before[i - 1]]
+    planned_at = [i for i, n in enumerate(calls) if n > (calls[i - 1] if i else 0)]
+    assert planned_at[0] == 0
     longest = max(np.diff(planned_at + [len(actions)]))
     assert longest <= max(FAST["replan_every"], agent.planner.explore_turns + 2)
     assert terminated == (actions[-1] == 0) and (terminated or len(actions) == 16)
@@ -85,12 +87,14 @@ def test_two_envs_share_one_pipeline_call_per_replanning_step(pipeline_calls):
         observations.append(obs)
     # env 0's scene latents turn to NaN: its candidates are dropped, counted, and it explores
     agent.episodes[0].tour_latents.fill_(float("nan"))
+    rollout = agent.planner.horizon // agent.planner.num_frames  # pipeline calls per plan (1 for an 8-frame model)
     for step in range(6):
         before = len(pipeline_calls)
         actions = agent.act(_batch(observations), np.array([True, True]))
-        assert len(pipeline_calls) - before <= 1  # never one call per env
+        assert len(pipeline_calls) - before in (0, rollout)  # never one call per env
         if step == 0:
-            assert pipeline_calls == [2]  # both envs in the first call
+            k = FAST["num_candidates"]
+            assert pipeline_calls == [2 * k] * rollout  # both envs' candidates in each call
         observations = [env.step(int(a))[0] for env, a in zip(envs, actions)]
     for env in envs:
         env.close()
@@ -138,8 +142,14 @@ def test_stop_rules():
     with_heading = PoseGoal(0.25, 10.0, 0.2, heading_tolerance=15.0)
     assert with_heading.stop_now(_request(pointgoal_with_gps_compass=[0.1, 0.0], goal_heading=[0.6])) == [2]
     # the proposals turn towards the goal's bearing first, then walk as far as it
-    commanded, poses = pose.proposals(_request(pointgoal_with_gps_compass=[0.5, np.radians(30)]), 3, 8)
-    assert commanded[0].tolist() == [2, 2, 2, 1, 1, 0, 0, 0] and poses.shape == (3, 8, 4)
+    commanded = pose.commanded(_request(pointgoal_with_gps_compass=[0.5, np.radians(30)]), 3, 8)
+    assert commanded[0].tolist() == [2, 2, 2, 1, 1, 0, 0, 0]
+    # the trajectory instruction of a rollout's second call starts where the first one ended
+    whole, second = pose.instruction(commanded, 0, 8), pose.instruction(commanded, 4, 8)
+    assert whole.shape == (3, 8, 4) and second.shape == (3, 4, 4)
+    # frame 5 is one step ahead of frame 4, and the route stands still after it
+    np.testing.assert_allclose(second[0], [[0.0, -0.25, 0.0, 1.0]] * 4, atol=1e-6)
+    np.testing.assert_allclose(whole[0, 3, 2:], [np.sin(np.radians(30)), np.cos(np.radians(30))], atol=1e-6)
     assert commanded[1].tolist() == [2] * 6 + [1, 1] and commanded[2].tolist() == [1, 1] + [0] * 6
 
     objects = ObjectGoal()

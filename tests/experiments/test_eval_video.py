@@ -35,6 +35,10 @@ def test_posenav_reports_psnr_ssim_and_the_copy_last_baseline(clips_dir, pipe, t
     assert summary["psnr_copy_last"] == pytest.approx(copy_last, abs=1e-3)
     assert summary["num_clips"] == 2 and 5 < summary["psnr"] < 60 and -1 <= summary["ssim"] <= 1
     assert len((tmp_path / "clips.jsonl").read_text().splitlines()) == 2 and (tmp_path / "examples.png").exists()
+    # the closed loop's gates: the next frame against copying the current one, and the IDM's reading of it
+    next_copy = np.mean([psnr(clips["current"][i], clips["target"][i][0]) for i in range(2)])
+    assert summary["next_frame_psnr_copy_last"] == pytest.approx(next_copy, abs=1e-3)
+    assert 5 < summary["next_frame_psnr"] < 60 and summary["idm_readback"] in (0.0, 0.5, 1.0)
 
 
 def test_objectnav_reports_box_rates_beside_the_ground_truth(clips_dir, pipe, tmp_path):

@@ -34,10 +34,12 @@ from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 from tqdm import tqdm
 
+from v4s.assets import IDM, VIDEO_MODEL
 from v4s.model.boxes import box_centered, detect_box
 from v4s.model.data import load_clips
 from v4s.model.metrics import psnr, ssim
 from v4s.model.pipeline import ContextGuidedVideoPipeline
+from v4s.planner.extractors import load_idm
 
 
 @dataclass
@@ -45,7 +47,8 @@ class EvalConfig:
     task: str = "posenav"
     split: str = "val"
     num_clips: int = 100
-    checkpoint: str = "v4s/assets/v4s-small"
+    checkpoint: str = str(VIDEO_MODEL)
+    idm: str | None = str(IDM)  #: the IDM for idm_readback; None: no readback
     out: str = "runs/eval"
     data: str | None = None  #: clip directory; None: data/clips/<split>, generated when missing
     context: str = "real"  #: "real" or "noise"
@@ -75,6 +78,7 @@ def evaluate(cfg: EvalConfig, pipe: ContextGuidedVideoPipeline | None = None) ->
     if cfg.context not in ("real", "noise"):
         raise ValueError(f"context must be 'real' or 'noise', got {cfg.context!r}")
     pipe = pipe or ContextGuidedVideoPipeline.from_pretrained(cfg.checkpoint)
+    idm = load_idm(cfg.idm) if cfg.idm else None
     pipe.set_progress_bar_config(disable=True)
     clips = _clips(cfg)
     out = Path(cfg.out)
@@ -85,15 +89,21 @@ def evaluate(cfg: EvalConfig, pipe: ContextGuidedVideoPipeline | None = None) ->
         context = clips["context"][i]
         if cfg.context == "noise":
             context = rng.integers(0, 256, context.shape, dtype=np.uint8)
-        instruction = clips["relative"][i] if cfg.task == "posenav" else str(clips["instruction"][i])
+        horizon = min(pipe.config.num_frames, clips["target"].shape[1])  # the model's own horizon
+        instruction = clips["relative"][i][:horizon] if cfg.task == "posenav" else str(clips["instruction"][i])
         generators = [torch.Generator().manual_seed(cfg.seed + i + 100_003 * k) for k in range(cfg.num_candidates)]
         videos = pipe(context, clips["current"][i], instruction, num_candidates=cfg.num_candidates,
-                      num_frames=clips["target"].shape[1], num_inference_steps=cfg.num_inference_steps,
+                      num_frames=horizon, num_inference_steps=cfg.num_inference_steps,
                       guidance_scale=cfg.guidance_scale, context_positions=clips["context_index"][i],
                       generator=generators).videos
         video = videos[0]
-        target = clips["target"][i]
-        row = {"clip": i, "scene_id": str(clips["scene_id"][i]), "episode_id": str(clips["episode_id"][i])}
+        target = clips["target"][i][:horizon]
+        row = {"clip": i, "scene_id": str(clips["scene_id"][i]), "episode_id": str(clips["episode_id"][i]),
+               "next_frame_psnr": psnr(video[0], target[0]),
+               "next_frame_psnr_copy_last": psnr(clips["current"][i], target[0])}
+        if idm is not None:  # does the IDM read the clip's first action from the imagined next frame?
+            read = idm.extract(np.stack([clips["current"][i], video[0]])[None])[0][0, 0]
+            row["idm_readback"] = float(read == int(clips["actions"][i][0]))
         if cfg.task == "posenav":
             row["psnr"] = float(np.mean([psnr(a, b) for a, b in zip(video, target)]))
             row["ssim"] = float(np.mean([ssim(a, b) for a, b in zip(video, target)]))
@@ -113,6 +123,7 @@ def evaluate(cfg: EvalConfig, pipe: ContextGuidedVideoPipeline | None = None) ->
                                             np.concatenate([clips["current"][i], *target[:7]], 1)], 0))
     keys = ("psnr", "ssim", "psnr_copy_last", "ssim_copy_last", "psnr_candidates") if cfg.task == "posenav" \
         else ("box", "box_centered", "box_any", "box_centered_any", "gt_box", "gt_box_centered")
+    keys += ("next_frame_psnr", "next_frame_psnr_copy_last") + (("idm_readback",) if idm is not None else ())
     names = {"box": "box_rate", "box_centered": "box_centered_rate", "gt_box": "gt_box_rate",
              "gt_box_centered": "gt_box_centered_rate", "box_any": "box_rate_any",
              "box_centered_any": "box_centered_rate_any"}
@@ -132,6 +143,8 @@ def evaluate(cfg: EvalConfig, pipe: ContextGuidedVideoPipeline | None = None) ->
 def main(cfg: DictConfig) -> None:
     values = OmegaConf.to_container(cfg, resolve=True)
     values["task"] = values["task"]["name"]  # the task group (conf/task) names the task
+    for key, default in (("checkpoint", VIDEO_MODEL), ("idm", IDM)):
+        values[key] = str(default) if values.get(key) is None else values[key]
     summary = evaluate(EvalConfig(**values))
     print(json.dumps(summary, indent=2))
 

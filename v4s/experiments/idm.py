@@ -234,6 +234,8 @@ def train(cfg: TrainIDMConfig, progress: bool = True) -> Path:
         state = torch.load(state_path, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        for group in optimizer.param_groups:  # this run's lr, not the one saved with the moments
+            group["lr"] = cfg.lr
         step = state["step"]
         print(f"resumed at step {step}")
     rng = np.random.default_rng([cfg.data.seed, step])

@@ -76,7 +76,7 @@ class TrainConfig:
                                                  "ffn_dim": 256, "patch_size": [1, 2, 2],
                                                  "context_patch_size": [1, 4, 4], "text_dim": 64, "freq_dim": 64})
     resolution: int = 64
-    num_frames: int = 8
+    num_frames: int = 8  #: target frames per call: the first num_frames of each clip's targets
 
 
 def _save_atomic(obj: object, path: Path) -> None:
@@ -171,7 +171,7 @@ def train_vae(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> None:
 def flow_matching_loss(transformer: ContextGuidedWanTransformer, encoder: SmallTextEncoder, batch: dict,
                        cfg: TrainConfig, generator: torch.Generator, device: torch.device) -> torch.Tensor:
     """MSE between predicted and true velocity on target latents, with condition dropout."""
-    x0 = batch["target"].to(device)
+    x0 = batch["target"][:, :, : cfg.num_frames].to(device)  # the first num_frames targets: the model's horizon
     b = x0.shape[0]
     # logit-normal noise levels (SD3): most training where the flow is hardest, mid-range
     sigma = torch.sigmoid(torch.randn(b, generator=generator).to(device))
@@ -182,7 +182,7 @@ def flow_matching_loss(transformer: ContextGuidedWanTransformer, encoder: SmallT
     drop_context = torch.rand(b, generator=generator) < cfg.drop_context
     texts = ["" if d else t for t, d in zip(batch["instruction"], drop_instruction.tolist())]
     is_pose = torch.tensor([t == "posenav" for t in batch["task"]])
-    pose = batch["pose"] * (is_pose & ~drop_instruction).view(b, 1, 1).float()
+    pose = batch["pose"][:, : cfg.num_frames] * (is_pose & ~drop_instruction).view(b, 1, 1).float()
     context = batch["context"].clone()
     context[drop_context] = torch.randn(context[drop_context].shape, generator=generator)
     text = encoder(texts)
@@ -230,6 +230,7 @@ def _build(cfg: TrainConfig, out: Path) -> ContextGuidedVideoPipeline:
         return ContextGuidedVideoPipeline.from_pretrained(out / "pipeline")
     if cfg.init and Path(cfg.init).exists():
         pipe = ContextGuidedVideoPipeline.from_pretrained(cfg.init)
+        pipe.register_to_config(num_frames=cfg.num_frames)  # this run's horizon
         if cfg.vae:
             pipe.vae = AutoencoderKL.from_pretrained(cfg.vae)
             _normalise_latents(pipe.vae, cfg)

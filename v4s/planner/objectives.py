@@ -67,8 +67,11 @@ class ObjectGoal:
     def stop_now(self, request: PlanRequest) -> list[int] | None:
         return None  # the decision needs the imagined frames
 
-    def proposals(self, request: PlanRequest, num_candidates: int, num_frames: int) -> tuple[None, None]:
-        return None, None  # no commanded motion: the text instruction is the same for every candidate
+    def commanded(self, request: PlanRequest, num_candidates: int, num_frames: int) -> None:
+        return None  # no commanded motion: the text instruction is the same for every candidate
+
+    def instruction(self, commanded: None, start: int, stop: int) -> None:
+        return None
 
     def _boxes(self, video: np.ndarray) -> list[tuple[int, int, int, int] | None]:
         return [detect_box(frame) for frame in video[1:]]
@@ -149,14 +152,16 @@ class PoseGoal:
             out[k, : len(seq)] = seq
         return out
 
-    def proposals(self, request: PlanRequest, num_candidates: int, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
-        """The commanded action sequences (K, F) and their target poses relative to the current view
-        (K, F, 4), the model's per-frame trajectory instruction."""
-        commanded = self.commanded(request, num_candidates, num_frames)
-        origin = np.zeros(3)
-        poses = np.stack([relative_poses(origin, integrate_actions(origin, seq, self.forward_step, self.turn))
-                          for seq in commanded])
-        return commanded, poses
+    def instruction(self, commanded: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """The model's per-frame trajectory instruction for frames ``start + 1 .. stop`` of the commanded
+        sequences (K, H): their poses relative to the pose after the first ``start`` actions, (K, stop - start, 4)
+        (one call of an autoregressive rollout starts where the previous one ended)."""
+        out = []
+        for seq in commanded:
+            poses = integrate_actions(np.zeros(3), seq[:stop], self.forward_step, self.turn)
+            origin = poses[start - 1] if start > 0 else np.zeros(3)
+            out.append(relative_poses(origin, poses[start:stop]))
+        return np.stack(out)
 
     def score(self, request: PlanRequest, video: np.ndarray, actions: np.ndarray, confidence: np.ndarray,
               commanded: np.ndarray | None) -> float:

@@ -1,7 +1,10 @@
 """RecedingHorizonPlanner: imagine K routes per env in one batched call, read their actions, keep the best.
 
 For every env that needs a plan the planner asks the pipeline for K candidate videos, all envs in
-one call (each env's context latents and instruction embeddings precomputed by the agent). A
+one call (each env's context latents and instruction embeddings precomputed by the agent). A model
+whose horizon (``num_frames`` per call) is shorter than ``replan_every`` is rolled out
+autoregressively: each further call, again one for all envs and candidates, starts from the frames
+the previous one ended on. A
 candidate whose latents hold NaN or infinite values is dropped (and counted); the others are
 decoded, the extractor reads each one's actions with a confidence per step, the task's objective
 scores them, and the best one's first ``replan_every`` actions are the plan (receding horizon: the
@@ -14,6 +17,7 @@ The planner knows arrays and the pipeline, never the simulator.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,7 +76,9 @@ class RecedingHorizonPlanner:
         self.replan_every = replan_every
         self.explore_turns = max(1, round(60.0 / turn_angle))
         self.rng = np.random.default_rng(seed)
-        self.num_frames = pipeline.config.num_frames
+        self.num_frames = int(pipeline.config.num_frames)  #: frames per pipeline call (the model's horizon)
+        #: frames imagined per plan: enough calls of the model's horizon to cover replan_every actions
+        self.horizon = self.num_frames * math.ceil(replan_every / self.num_frames)
 
     def explore(self) -> list[int]:
         """The fallback: a turn of about 60 degrees (random side), then two steps forward."""
@@ -95,33 +101,47 @@ class RecedingHorizonPlanner:
         return plans
 
     def _imagine(self, requests: list[PlanRequest]) -> list[Plan]:
+        """K candidate videos of ``horizon`` frames per request: one batched pipeline call per rollout step
+        (B envs x K candidates together), each call starting from the previous call's last frames."""
         k, f = self.num_candidates, self.num_frames
-        proposals = [self.objective.proposals(r, k, f) for r in requests]
-        commanded = [c for c, _ in proposals]
-        if self.objective.text_instruction:
-            instruction, embeds = None, torch.stack([r.instruction_embeds for r in requests])
-        else:
-            instruction, embeds = np.stack([poses for _, poses in proposals]), None
-        generators = [r.generator for r in requests for _ in range(k)] if requests[0].generator is not None else None
-        latents = self.pipeline(
-            None, np.stack([r.current for r in requests]), instruction, num_candidates=k, num_frames=f,
-            num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
-            context_positions=np.stack([r.context_positions for r in requests]),
-            context_latents=torch.stack([r.context_latents for r in requests]), instruction_embeds=embeds,
-            generator=generators, output_type="latent").videos  # (B, K, C, F, h, w)
+        commanded = [self.objective.commanded(r, k, self.horizon) for r in requests]
+        rows = [(b, j) for b in range(len(requests)) for j in range(k)]  # scene-major, as the pipeline's batches
+        context = torch.stack([requests[b].context_latents for b, _ in rows])
+        positions = np.stack([requests[b].context_positions for b, _ in rows])
+        embeds = torch.stack([requests[b].instruction_embeds for b, _ in rows]) \
+            if self.objective.text_instruction else None
+        generators = [requests[b].generator for b, _ in rows] if requests[0].generator is not None else None
+        current = np.stack([requests[b].current for b, _ in rows])
+        finite = np.ones(len(rows), bool)
+        frames = []
+        for start in range(0, self.horizon, f):
+            instruction = None if embeds is not None else np.concatenate(
+                [self.objective.instruction(c, start, start + f) for c in commanded])[:, None]  # (B * K, 1, f, 4)
+            latents = self.pipeline(
+                None, current, instruction, num_candidates=1, num_frames=f,
+                num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
+                context_positions=positions, context_latents=context, instruction_embeds=embeds,
+                generator=generators, output_type="latent").videos[:, 0]  # (B * K, C, f, h, w)
+            ok = torch.isfinite(latents).flatten(1).all(1).numpy()
+            finite &= ok
+            latents[torch.as_tensor(~ok)] = 0.0  # dropped below; decoded only to keep the batch whole
+            decoded = decode_latents(self.pipeline.vae, latents)  # (B * K, f, R, R, 3)
+            frames.append(decoded)
+            current = decoded[:, -1]
+        frames = np.concatenate(frames, axis=1)
+        frames = frames.reshape(len(requests), k, *frames.shape[1:])
+        finite = finite.reshape(len(requests), k)
         plans = []
         for b, request in enumerate(requests):
-            finite = torch.isfinite(latents[b]).flatten(1).all(1).numpy()
-            dropped = int((~finite).sum())
+            dropped = int((~finite[b]).sum())
             if dropped:
                 log.warning("dropped %d of %d imagined candidates with NaN or infinite values", dropped, k)
-            if not finite.any():
+            if not finite[b].any():
                 plans.append(Plan(actions=self.explore(), dropped=dropped, fallback=True, imagined=True))
                 continue
-            keep = np.flatnonzero(finite)
-            frames = decode_latents(self.pipeline.vae, latents[b][torch.as_tensor(keep)])  # (k', F, R, R, 3)
+            keep = np.flatnonzero(finite[b])
             videos = np.concatenate([np.broadcast_to(request.current, (len(keep), 1, *request.current.shape)),
-                                     frames], axis=1)
+                                     frames[b][keep]], axis=1)
             depth = None if request.depth is None else np.broadcast_to(request.depth, (len(keep), *request.depth.shape))
             actions, confidence = self.extractor.extract(videos, depth)
             scores = [self.objective.score(request, videos[j], actions[j], confidence[j],
