@@ -73,7 +73,7 @@ def run(name: str, settings: dict, clips: dict, latents, vae, steps: int) -> dic
                                       scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0), num_frames=frames)
     pipe.set_progress_bar_config(disable=True)
     out = {"config": name, **settings, "steps": steps, "parameters": parameter_count(transformer),
-           "seconds_per_step": round(train_s / steps, 3), "final_loss": round(float(loss), 4)}
+           "seconds_per_step": round(train_s / steps, 3), "final_loss": round(loss.item(), 4)}
     for task in ("posenav", "objectnav"):
         idx = np.flatnonzero(clips["task"] == task)
         instruction = clips["relative"][idx][:, :frames] if task == "posenav" else list(clips["instruction"][idx])

@@ -12,7 +12,7 @@ Reads top to bottom: data, model, loop, checkpoint, evaluation.
   when a forward step was blocked or nothing was done.
 - **Imagined pairs**: the video model's own imagined frames on training clips (``imagined``),
   paired with the true actions of their clips, so the IDM learns to read blurrier frames too.
-- Training: cross-entropy, AdamW, mirrored pairs (left and right swapped) as augmentation;
+- Training: cross-entropy, AdamW (warmup, then a cosine decay over the run), mirrored pairs (left and right swapped) as augmentation;
   checkpoints (diffusers' layout) and the train state every ``checkpoint_every`` steps, and a rerun
   resumes. Pair sets are cached in ``out/`` (keyed to their settings).
 - ``v4s-eval-idm`` prints JSON: ``accuracy`` on simulator pairs of the split's houses,
@@ -75,7 +75,7 @@ class PairsConfig:
 class TrainIDMConfig:
     data: PairsConfig = field(default_factory=PairsConfig)
     out: str = "runs/idm"
-    steps: int = 3000
+    steps: int = 4000
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -217,6 +217,13 @@ def _log(out: Path, row: dict) -> None:
     append_csv_row(out / "log.csv", row)
 
 
+def _lr_factor(step: int, first: int, cfg: TrainIDMConfig) -> float:
+    """Linear warmup over the first 100 steps of training, then a cosine decay to 5 % over this run."""
+    warm = min(1.0, (step + 1) / 100)
+    progress = (step - first) / max(1, cfg.steps)
+    return warm * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(1.0, progress))))
+
+
 def train(cfg: TrainIDMConfig, progress: bool = True) -> Path:
     """Train (or resume) the IDM; returns the checkpoint directory ``out/idm``."""
     if cfg.threads:
@@ -238,6 +245,8 @@ def train(cfg: TrainIDMConfig, progress: bool = True) -> Path:
             group["lr"] = cfg.lr
         step = state["step"]
         print(f"resumed at step {step}")
+    first = step
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: _lr_factor(first + i, first, cfg))
     rng = np.random.default_rng([cfg.data.seed, step])
     n_imagined = 0 if imagined is None else int(round(cfg.batch_size * cfg.imagined_share))
     end, start, losses, hits = step + cfg.steps, time.time(), [], []
@@ -250,6 +259,7 @@ def train(cfg: TrainIDMConfig, progress: bool = True) -> Path:
         loss = torch.nn.functional.cross_entropy(logits, labels)
         loss.backward()
         optimizer.step()
+        schedule.step()
         optimizer.zero_grad()
         step += 1
         losses.append(loss.item())

@@ -42,13 +42,15 @@ class ActionExtractor(Protocol):
 class InverseDynamicsModel(ModelMixin, ConfigMixin):
     """Two consecutive frames -> logits over the four actions.
 
-    Input: (B, 6, H, W) float in [-1, 1], the earlier frame's channels first. A strided CNN with the
-    frame difference as extra channels (motion is what it must see), global average pooling, a linear
-    head. Saves and loads in diffusers' layout (``save_pretrained`` / ``from_pretrained``).
+    Input: (B, 6, H, W) float in [-1, 1], the earlier frame's channels first. A strided CNN over both
+    frames and their difference (motion is what it must see), down to a 4 x 4 grid that keeps where
+    things moved (a turn shifts the image sideways, a step forward expands it from the centre), then
+    an MLP head. Saves and loads in diffusers' layout (``save_pretrained`` / ``from_pretrained``).
     """
 
     @register_to_config
-    def __init__(self, resolution: int = 64, channels: tuple[int, ...] = (32, 64, 96, 128), num_actions: int = 4):
+    def __init__(self, resolution: int = 64, channels: tuple[int, ...] = (32, 64, 96, 128), num_actions: int = 4,
+                 hidden: int = 256):
         super().__init__()
         layers: list[nn.Module] = []
         width = 9  # both frames and their difference
@@ -56,18 +58,12 @@ class InverseDynamicsModel(ModelMixin, ConfigMixin):
             layers += [nn.Conv2d(width, out, 3, stride=2, padding=1), nn.GroupNorm(8, out), nn.SiLU(),
                        nn.Conv2d(out, out, 3, padding=1), nn.GroupNorm(8, out), nn.SiLU()]
             width = out
-        self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(width * 4, num_actions)
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(4))
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(width * 16, hidden), nn.SiLU(), nn.Linear(hidden, num_actions))
 
     def forward(self, pairs: torch.Tensor) -> torch.Tensor:
         a, b = pairs[:, :3], pairs[:, 3:]
-        x = self.features(torch.cat([a, b, b - a], dim=1))
-        # pooled over the whole frame and over its left and right halves and its centre: a turn shifts
-        # the image sideways, a step forward expands it from the centre
-        w = x.shape[-1]
-        pooled = [x.mean((2, 3)), x[..., : w // 2].mean((2, 3)), x[..., w // 2:].mean((2, 3)),
-                  x[..., w // 4: w - w // 4, w // 4: w - w // 4].mean((2, 3))]
-        return self.head(torch.cat(pooled, dim=1))
+        return self.head(self.features(torch.cat([a, b, b - a], dim=1)))
 
     @staticmethod
     def to_pairs(first: np.ndarray, second: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
