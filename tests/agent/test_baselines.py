@@ -83,7 +83,9 @@ def test_only_a_privileged_agent_gets_goals_and_start_pose():
     plain = EpisodeBrief.from_info(info, "objectnav")
     assert plain.privileged is None and plain.goal_pose is None
     assert plain.context.shape[0] == len(plain.context_indices) and plain.instruction == info["instruction"]
-    assert not any(hasattr(plain, key) for key in ("goals", "start_position", "start_rotation"))
+    # nothing of the goals or the start pose hides in the agent-visible fields
+    visible = {k: v for k, v in plain.__dict__.items() if k != "privileged"}
+    assert set(visible) == {"episode_id", "scene_id", "task", "context", "context_indices", "instruction", "goal_pose"}
     secret = EpisodeBrief.from_info(info, "objectnav", privileged=True)
     assert secret.privileged["goals"] == info["goals"]
     from v4s.envs.sim import SimConfig

@@ -121,12 +121,13 @@ def test_a_sensor_of_another_size_is_resized_and_said_once():
         agent = VideoAgent(env.sim_config, env.task, extractor="geometric", **FAST)
         obs, info = env.reset(seed=0)
         agent.reset(0, EpisodeBrief.from_info(info, "objectnav"))
-        for _ in range(5):
-            obs = env.step(int(agent.act(_batch([obs]), np.array([True]))[0]))[0]
-            if env._over:
+        for _ in range(5):  # the 128 px frames and depth reach the model at 64 px
+            obs, _, terminated, truncated, _ = env.step(int(agent.act(_batch([obs]), np.array([True]))[0]))
+            if terminated or truncated:
                 break
     env.close()
     assert len([w for w in said if "resizes" in str(w.message)]) == 1
+    assert agent.episode_figures(0)["plans"] >= 1 and agent.imagined_view(0).shape == (64, 64, 3)
 
 
 def _request(**sensors) -> PlanRequest:

@@ -232,7 +232,15 @@ def test_a_batch_of_scenes_is_the_scenes_one_by_one(pipe):
     poses = np.stack([np.stack([POSES, POSES * 0.5])] * 2)  # (B, K, F, 4)
     per_candidate = pipe(contexts, currents, poses, generator=generators([1, 1, 2, 2]), **kwargs).videos
     assert per_candidate.shape == (2, 2, 3, RES, RES, 3)
+    # candidate k of scene b is what an unbatched call with trajectory k and the same noise gives
+    alone = pipe(contexts[1], currents[1], POSES * 0.5, generator=generators([2]), **{**kwargs, "num_candidates": 1})
+    np.testing.assert_allclose(per_candidate[1, 1].astype(int), alone.videos[0].astype(int), atol=1)
     assert not np.array_equal(per_candidate[:, 0], per_candidate[:, 1])  # same noise, other trajectories
+    with pytest.raises(ValueError, match="one per candidate"):
+        pipe(contexts, currents, texts, generator=generators([1, 2, 3]), **kwargs)
+    with pytest.raises(ValueError, match="not both"):
+        pipe(None, currents, texts, context_latents=pipe.encode_context(contexts),
+             instruction_embeds=pipe.encode_instruction(texts), **kwargs)
 
 
 def test_precomputed_context_latents_and_instruction_embeds_match(pipe):

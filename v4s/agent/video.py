@@ -135,11 +135,12 @@ class VideoAgent:
         figures["plan_seconds"] = round(figures["plan_seconds_total"] / figures["plans"], 4) if figures["plans"] else 0.0
         return figures
 
-    def imagined_view(self, index: int) -> np.ndarray | None:
-        """The frame of the chosen imagined video that stands for env ``index``'s latest step (for videos)."""
+    def imagined_view(self, index: int) -> np.ndarray:
+        """The frame of the latest chosen imagined video that stands for env ``index``'s latest step (for
+        videos); black before anything was imagined, so every frame of an episode video has its panel."""
         episode = self.episodes[index]
         if episode is None or episode.video is None:
-            return None
+            return np.zeros((self.resolution, self.resolution, 3), np.uint8)
         return episode.video[min(episode.since_plan, len(episode.video) - 1)]
 
     # ------------------------------------------------------------------ acting
@@ -188,7 +189,8 @@ class VideoAgent:
             for i, request, plan in zip(need, requests, plans):
                 episode = self.episodes[i]
                 episode.queue = list(plan.actions)
-                episode.video, episode.since_plan = plan.video, 0
+                if plan.video is not None:  # a plan made without imagining keeps the last imagined video
+                    episode.video, episode.since_plan = plan.video, 0
                 figures = episode.figures
                 if plan.imagined:
                     figures["plans"] += 1

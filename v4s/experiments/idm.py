@@ -147,19 +147,20 @@ def imagined_pairs(cfg: PairsConfig, task_name: str, batch_size: int = 8,
     pipe = ContextGuidedVideoPipeline.from_pretrained(cfg.pipeline)
     pipe.set_progress_bar_config(disable=True)
     is_text = not pipe.poses_supported or task_name == "objectnav"
+    horizon = min(int(pipe.config.num_frames), clips["actions"].shape[1])  # the model's own horizon
     first, second, labels = [], [], []
     generator = torch.Generator().manual_seed(cfg.seed)
     for i in tqdm(range(0, len(clips["current"]), batch_size), desc=f"{task_name} imagined pairs", unit="batch",
                   disable=not progress):
         part = slice(i, i + batch_size)
-        instruction = list(clips["instruction"][part]) if is_text else clips["relative"][part]
-        videos = pipe(clips["context"][part], clips["current"][part], instruction,
+        instruction = list(clips["instruction"][part]) if is_text else clips["relative"][part][:, :horizon]
+        videos = pipe(clips["context"][part], clips["current"][part], instruction, num_frames=horizon,
                       num_inference_steps=cfg.num_inference_steps, guidance_scale=cfg.guidance_scale,
                       context_positions=clips["context_index"][part], generator=generator).videos[:, 0]
         chain = np.concatenate([clips["current"][part][:, None], videos], axis=1)
         first.append(chain[:, :-1].reshape(-1, *chain.shape[2:]))
         second.append(chain[:, 1:].reshape(-1, *chain.shape[2:]))
-        labels.append(clips["actions"][part].reshape(-1).astype(np.int64))
+        labels.append(clips["actions"][part][:, :horizon].reshape(-1).astype(np.int64))
     return {"first": np.concatenate(first), "second": np.concatenate(second), "label": np.concatenate(labels)}
 
 

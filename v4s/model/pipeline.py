@@ -136,6 +136,8 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
                 raise ValueError("context_positions holds NaN or infinite values")
         if instruction is None and instruction_embeds is None:
             raise ValueError("instruction: give a text, a (num_frames, 4) pose array, or instruction_embeds")
+        if isinstance(instruction, (str, list)) and instruction_embeds is not None:
+            raise ValueError("give a text instruction or instruction_embeds, not both")
         if instruction_embeds is not None and instruction_embeds.shape[0] != b:
             raise ValueError(f"instruction_embeds must be (B, L, D) for B = {b} scenes, got "
                              f"{tuple(instruction_embeds.shape)}")
@@ -216,9 +218,14 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
             context_positions = np.asarray(context_positions, dtype=np.float64)
             if not batched or context_positions.ndim == 1:
                 context_positions = np.broadcast_to(context_positions, (len(current), context_positions.shape[-1]))
-        is_text = instruction is None or isinstance(instruction, (str, list))
-        if not batched and instruction is not None and not isinstance(instruction, (str, list)):
-            instruction = np.asarray(instruction)[None]
+        if not batched and context_latents is not None and context_latents.ndim == 4:
+            context_latents = context_latents[None]
+        if not batched and instruction_embeds is not None and instruction_embeds.ndim == 2:
+            instruction_embeds = instruction_embeds[None]
+        is_text = instruction is None or isinstance(instruction, str) or (
+            isinstance(instruction, list) and all(isinstance(t, str) for t in instruction))
+        if not is_text:  # poses: (F, 4), (B, F, 4) or (B, K, F, 4), as arrays or nested lists
+            instruction = np.asarray(instruction, np.float32) if batched else np.asarray(instruction, np.float32)[None]
         if isinstance(instruction, str):
             instruction = [instruction] * len(current)
         if num_frames is None:
@@ -226,6 +233,9 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
         self.check_inputs(context, context_latents, current, instruction, instruction_embeds, context_positions,
                           num_candidates, num_frames, guidance_scale)
         device, k, b = self._execution_device, num_candidates, len(current)
+        if isinstance(generator, list) and len(generator) not in (1, b * k):
+            raise ValueError(f"generator: give one, or one per candidate ({b} scenes x {k} = {b * k}), got a list of "
+                             f"{len(generator)}")
         dtype = self.transformer.dtype
 
         def per_candidate(x: torch.Tensor) -> torch.Tensor:  # (B, ...) -> (B * K, ...), scene-major

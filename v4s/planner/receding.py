@@ -122,9 +122,9 @@ class RecedingHorizonPlanner:
                 num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
                 context_positions=positions, context_latents=context, instruction_embeds=embeds,
                 generator=generators, output_type="latent").videos[:, 0]  # (B * K, C, f, h, w)
-            ok = torch.isfinite(latents).flatten(1).all(1).numpy()
+            ok = torch.isfinite(latents).flatten(1).all(1).cpu().numpy()
             finite &= ok
-            latents[torch.as_tensor(~ok)] = 0.0  # dropped below; decoded only to keep the batch whole
+            latents[torch.as_tensor(~ok, device=latents.device)] = 0.0  # dropped below; decoded only to keep the batch whole
             decoded = decode_latents(self.pipeline.vae, latents)  # (B * K, f, R, R, 3)
             frames.append(decoded)
             current = decoded[:, -1]
