@@ -86,7 +86,8 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _figure(value: Any, digits: int) -> str:
+def format_figure(value: Any, digits: int) -> str:
+    """A figure for a table: ``digits`` decimals, or a dash when it was not measured."""
     return "–" if value is None else f"{value:.{digits}f}"
 
 
@@ -98,8 +99,8 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         lines.append(f"| {r['task']} | {r['agent']} | {r['split']} | {r['num_episodes']} | {r['success']:.3f} | "
                      f"{r['spl']:.3f} | {r['soft_spl']:.3f} | {r['distance_to_goal']:.2f} | "
-                     f"{r['episodes_per_s']:.2f} | {r['steps_per_s']:.1f} | {_figure(r.get('episode_seconds'), 2)} | "
-                     f"{_figure(r.get('plan_seconds'), 2)} |")
+                     f"{r['episodes_per_s']:.2f} | {r['steps_per_s']:.1f} | {format_figure(r.get('episode_seconds'), 2)} | "
+                     f"{format_figure(r.get('plan_seconds'), 2)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_module
 
 from v4s.experiments.bench import run_bench, settings_from_config
-from v4s.experiments.records import EpisodeLog, summarize
+from v4s.experiments.records import EpisodeLog, format_figure, summarize
 from v4s.fileio import write_text_atomic
 
 COMMAND = "python -m v4s.experiments.results"
@@ -75,7 +75,7 @@ def _row(run: Run, root: Path) -> str | None:
     done = f"{s['num_episodes']}" + ("" if s["num_episodes"] >= run.num_episodes else f" of {run.num_episodes} (running)")
 
     def f(key, digits):
-        return "–" if s.get(key) is None else f"{s[key]:.{digits}f}"
+        return format_figure(s.get(key), digits)
 
     return (f"| {task} | {run.label} | {done} | {f('success', 3)} | {f('spl', 3)} | {f('soft_spl', 3)} | "
             f"{f('distance_to_goal', 2)} | {f('plan_seconds', 2)} | {f('episode_seconds', 1)} | "
