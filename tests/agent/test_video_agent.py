@@ -130,6 +130,23 @@ def test_a_sensor_of_another_size_is_resized_and_said_once():
     assert agent.episode_figures(0)["plans"] >= 1 and agent.imagined_view(0).shape == (64, 64, 3)
 
 
+def test_a_plan_in_progress_stops_where_odometry_reaches_the_goal(pipeline_calls):
+    env = _env("posenav")
+    agent = VideoAgent(env.sim_config, env.task, **FAST)
+    obs, info = env.reset(options={"episode_id": env.dataset.episodes[0].episode_id})
+    agent.reset(0, EpisodeBrief.from_info(info, "posenav"))
+    assert obs["pointgoal_with_gps_compass"][0] > env.task.success_distance  # the episode starts away from it
+    first = int(agent.act(_batch([obs]), np.array([True]))[0])
+    assert len(pipeline_calls) >= 1 and agent.episodes[0].queue  # a plan, with actions still to run
+    obs, *_ = env.step(first)
+    calls = len(pipeline_calls)
+    # the same step's sensors, as they would read once the agent stood within the success distance
+    near = dict(obs, pointgoal_with_gps_compass=np.array([0.5 * env.task.success_distance, 0.2], np.float32))
+    assert int(agent.act(_batch([near]), np.array([True]))[0]) == 0  # STOP now, not after the plan's last action
+    assert len(pipeline_calls) == calls
+    env.close()
+
+
 def _request(**sensors) -> PlanRequest:
     return PlanRequest(current=np.zeros((64, 64, 3), np.uint8), depth=None, context_latents=None,
                        context_positions=np.zeros(0), instruction_embeds=None,
@@ -138,10 +155,11 @@ def _request(**sensors) -> PlanRequest:
 
 def test_stop_rules():
     pose = PoseGoal(forward_step=0.25, turn_angle=10.0, success_distance=0.2)
-    assert pose.stop_now(_request(pointgoal_with_gps_compass=[0.1, 0.3])) == [0]
-    assert pose.stop_now(_request(pointgoal_with_gps_compass=[1.5, 0.3])) is None
+    assert pose.stop_now({"pointgoal_with_gps_compass": np.array([0.1, 0.3])}) == [0]
+    assert pose.stop_now({"pointgoal_with_gps_compass": np.array([1.5, 0.3])}) is None
     with_heading = PoseGoal(0.25, 10.0, 0.2, heading_tolerance=15.0)
-    assert with_heading.stop_now(_request(pointgoal_with_gps_compass=[0.1, 0.0], goal_heading=[0.6])) == [2]
+    assert with_heading.stop_now({"pointgoal_with_gps_compass": np.array([0.1, 0.0]),
+                                 "goal_heading": np.array([0.6])}) == [2]
     # the proposals turn towards the goal's bearing first, then walk as far as it
     commanded = pose.commanded(_request(pointgoal_with_gps_compass=[0.5, np.radians(30)]), 3, 8)
     assert commanded[0].tolist() == [2, 2, 2, 1, 1, 0, 0, 0]

@@ -156,16 +156,21 @@ class VideoAgent:
             positions.append(np.array([episode.tour_length + episode.history_steps[j] for j in seen], np.float64))
         return torch.cat(latents, dim=1), np.concatenate(positions)
 
+    @staticmethod
+    def _sensors(episode: _Episode, obs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The small observations, plus the goal heading relative to the current one when the brief has one."""
+        sensors = {k: np.asarray(v) for k, v in obs.items() if k not in IMAGE_KEYS}
+        goal = episode.brief.goal_pose
+        if goal is not None and "compass" in sensors:
+            sensors["goal_heading"] = np.array([wrap_angle(math.radians(float(goal[3])) - float(sensors["compass"][0]))])
+        return sensors
+
     def _request(self, episode: _Episode, obs: Mapping[str, np.ndarray]) -> PlanRequest:
         current = resize_frames(obs["rgb"], self.resolution)
         depth = resize_depth(obs["depth"], self.resolution) if "depth" in obs else None
-        sensors = {k: np.asarray(v) for k, v in obs.items() if k not in IMAGE_KEYS}
-        goal = episode.brief.goal_pose
-        if goal is not None and "compass" in sensors:  # the goal heading relative to the current one
-            sensors["goal_heading"] = np.array([wrap_angle(math.radians(float(goal[3])) - float(sensors["compass"][0]))])
         latents, positions = self._context(episode)
         return PlanRequest(current=current, depth=depth, context_latents=latents, context_positions=positions,
-                           instruction_embeds=episode.instruction_embeds, sensors=sensors,
+                           instruction_embeds=episode.instruction_embeds, sensors=self._sensors(episode, obs),
                            generator=episode.generator)
 
     def _remember(self, episode: _Episode, frame: np.ndarray) -> None:
@@ -177,9 +182,17 @@ class VideoAgent:
         episode.history_steps.append(episode.steps)
 
     def act(self, observations: Mapping[str, np.ndarray], active: np.ndarray) -> np.ndarray:
-        """One action per env (0 for inactive ones); one planner call for all envs whose plan ran out."""
+        """One action per env (0 for inactive ones); one planner call for all envs whose plan ran out. A plan in
+        progress is cut short where the task's odometry STOP rule holds (PoseNav: within the success distance)."""
         actions = np.zeros(self.num_envs, dtype=np.int64)
         active = np.asarray(active, bool)
+        for i in np.flatnonzero(active):  # the task's STOP by odometry, at every step, not only when planning
+            episode = self.episodes[i]
+            if episode.queue:
+                early = self.objective.stop_now(self._sensors(episode, {k: v[i] for k, v in observations.items()
+                                                                         if k not in IMAGE_KEYS}))
+                if early is not None:
+                    episode.queue = early
         need = [i for i in np.flatnonzero(active) if not self.episodes[i].queue]
         if need:
             requests = [self._request(self.episodes[i], {k: v[i] for k, v in observations.items()}) for i in need]

@@ -64,7 +64,7 @@ class ObjectGoal:
         self.stop_confidence = stop_confidence
         self.center_region = center_region
 
-    def stop_now(self, request: PlanRequest) -> list[int] | None:
+    def stop_now(self, sensors: dict[str, np.ndarray]) -> list[int] | None:
         return None  # the decision needs the imagined frames
 
     def commanded(self, request: PlanRequest, num_candidates: int, num_frames: int) -> None:
@@ -125,13 +125,14 @@ class PoseGoal:
         rho, phi = (float(v) for v in request.sensors["pointgoal_with_gps_compass"])
         return np.array([-rho * math.sin(phi), -rho * math.cos(phi)])
 
-    def stop_now(self, request: PlanRequest) -> list[int] | None:
-        """[STOP] or turns towards the goal heading once within the success distance; else None."""
-        rho = float(request.sensors["pointgoal_with_gps_compass"][0])
+    def stop_now(self, sensors: dict[str, np.ndarray]) -> list[int] | None:
+        """[STOP], or a turn towards the goal heading, once within the success distance by odometry; else None.
+        The agent asks at every step, so a plan is cut short where it passes the goal."""
+        rho = float(sensors["pointgoal_with_gps_compass"][0])
         if rho > self.success_distance * 0.9:
             return None
-        if self.heading_tolerance is not None and "goal_heading" in request.sensors:
-            delta = float(request.sensors["goal_heading"][0])
+        if self.heading_tolerance is not None and "goal_heading" in sensors:
+            delta = float(sensors["goal_heading"][0])
             if abs(math.degrees(delta)) > self.heading_tolerance:
                 return [LEFT if delta > 0 else RIGHT]
         return [NO_MOTION]

@@ -80,9 +80,14 @@ class RecedingHorizonPlanner:
         #: frames imagined per plan: enough calls of the model's horizon to cover replan_every actions
         self.horizon = self.num_frames * math.ceil(replan_every / self.num_frames)
 
-    def explore(self) -> list[int]:
-        """The fallback: a turn of about 60 degrees (random side), then two steps forward."""
-        turn = LEFT if self.rng.random() < 0.5 else RIGHT
+    def explore(self, request: PlanRequest) -> list[int]:
+        """The fallback: a turn of about 60 degrees, then two steps forward. The side is drawn from the
+        request's generator (its episode's), so an episode explores the same way whatever else runs."""
+        if request.generator is not None:
+            left = bool(torch.rand((), generator=request.generator) < 0.5)
+        else:
+            left = bool(self.rng.random() < 0.5)
+        turn = LEFT if left else RIGHT
         return [turn] * self.explore_turns + [FORWARD, FORWARD]
 
     def plan(self, requests: list[PlanRequest]) -> list[Plan]:
@@ -90,7 +95,7 @@ class RecedingHorizonPlanner:
         plans: list[Plan | None] = [None] * len(requests)
         todo = []
         for i, request in enumerate(requests):
-            early = self.objective.stop_now(request)
+            early = self.objective.stop_now(request.sensors)
             if early is not None:
                 plans[i] = Plan(actions=early)
             else:
@@ -137,7 +142,7 @@ class RecedingHorizonPlanner:
             if dropped:
                 log.warning("dropped %d of %d imagined candidates with NaN or infinite values", dropped, k)
             if not finite[b].any():
-                plans.append(Plan(actions=self.explore(), dropped=dropped, fallback=True, imagined=True))
+                plans.append(Plan(actions=self.explore(request), dropped=dropped, fallback=True, imagined=True))
                 continue
             keep = np.flatnonzero(finite[b])
             videos = np.concatenate([np.broadcast_to(request.current, (len(keep), 1, *request.current.shape)),
@@ -157,7 +162,7 @@ class RecedingHorizonPlanner:
                 if moves:
                     plan.actions = moves
                 else:  # the best candidate stands still: nothing to follow
-                    plan.actions, plan.fallback = self.explore(), True
+                    plan.actions, plan.fallback = self.explore(request), True
             plans.append(plan)
         return plans
 
