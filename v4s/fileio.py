@@ -8,6 +8,8 @@ a format from the name (``np.savez``, mp4 encoders) still work.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import os
 import shutil
 import threading
@@ -15,6 +17,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+#: the names of atomic_path's temporary files (what a writer killed mid-write leaves behind)
+TMP_GLOB = ".*.tmp*"
 
 
 @contextmanager
@@ -66,4 +71,22 @@ def append_csv_row(path: str | Path, row: dict) -> None:
         writer.writerow(row)
 
 
-__all__ = ["append_csv_row", "atomic_path", "write_bytes_atomic", "write_text_atomic"]
+def digest_path(path: str | Path) -> str:
+    """sha256 of a file's content (a ``.gz`` file's uncompressed content, so that recompressing it changes
+    nothing), or of a directory's files with their relative names; documentation (``*.md``) is left out."""
+    path = Path(path)
+    h = hashlib.sha256()
+    if path.is_dir():
+        for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix != ".md"):
+            h.update(file.relative_to(path).as_posix().encode() + b"\0")
+            h.update(hashlib.sha256(file.read_bytes()).digest())
+    elif path.suffix == ".gz":
+        with gzip.open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    else:
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+__all__ = ["TMP_GLOB", "append_csv_row", "atomic_path", "digest_path", "write_bytes_atomic", "write_text_atomic"]

@@ -79,7 +79,7 @@ def test_semantic_json_with_a_wrong_aabb(embedded, tmp_path):
 
 
 @pytest.mark.parametrize("edit, field", [
-    (lambda d: d["objects"][1].pop("category"), r"objects\[1\]: missing field 'category'"),
+    (lambda d: d["objects"][1].pop("category"), r"objects\[1\] \(id \d+\): missing field 'category'"),
     (lambda d: d["objects"][1].update(id=0), r"objects\[1\].id: object ids start at 1"),
     (lambda d: d["objects"][1].update(id=d["objects"][0]["id"]), r"objects\[1\].id: duplicate"),
     (lambda d: d.update(format="v9"), "field 'format'"),

@@ -37,3 +37,21 @@ def test_bad_values_are_named():
         settings_from_config(_compose("num_envs=0"))
     with pytest.raises(ValueError, match=r"task.dataset: unknown field\(s\) \['episodes'\]"):
         settings_from_config(_compose("+task.dataset.episodes=3"))
+
+
+@pytest.mark.parametrize("app, override, message", [
+    ("train", "steps=abc", "steps must be an integer, got 'abc'"),
+    ("train", "lr=-1", "lr must be at least 0, got -1.0"),
+    ("gen_data", "num_scenes=0", "num_scenes must be at least 1, got 0"),
+    ("episodes", "num_episodes=0", "num_episodes must be a positive integer, got 0"),
+    ("scenes", "num=x", "num must be a positive integer, got 'x'"),
+    ("bench", "sim.turn_angle=abc", "sim.turn_angle must be a number, got 'abc'"),
+])
+def test_every_app_names_a_bad_value_before_it_starts(app, override, message, tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", f"v4s.experiments.{app}", override, f"out={tmp_path / 'out'}"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and message in done.stderr, done.stderr[-2000:]
+    assert not (tmp_path / "out").exists()  # nothing was written

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from v4s.experiments.eval_video import EvalConfig, evaluate
+from v4s.experiments.eval_video import EvalConfig, eval_config, evaluate
 from v4s.model.data import load_clips
 from v4s.model.metrics import psnr
 from v4s.model.pipeline import ContextGuidedVideoPipeline
@@ -69,8 +69,36 @@ def test_candidates_share_the_batch_and_candidate_zero_matches_a_single_sample(c
     assert one["psnr_candidates"] == one["psnr"] and two["psnr_candidates"] != two["psnr"]
 
 
-def test_bad_context_mode_and_candidates(clips_dir, pipe):
+def test_bad_context_mode_and_candidates(clips_dir):
     with pytest.raises(ValueError, match="context must be 'real' or 'noise'"):
-        evaluate(EvalConfig(task="posenav", data=str(clips_dir), context="blank"), pipe)
-    with pytest.raises(ValueError, match="num_candidates must be >= 1"):
-        evaluate(EvalConfig(task="posenav", data=str(clips_dir), num_candidates=0), pipe)
+        EvalConfig(task="posenav", data=str(clips_dir), context="blank")
+    with pytest.raises(ValueError, match="num_candidates must be at least 1, got 0"):
+        EvalConfig(task="posenav", data=str(clips_dir), num_candidates=0)
+
+
+def _eval_command(*overrides: str) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "v4s.experiments.eval_video", *overrides]
+
+
+def test_bad_input_is_named_before_any_work_from_any_directory(tmp_path):
+    import subprocess
+
+    from hydra import compose, initialize_config_module
+
+    # run outside the repository: the default checkpoint and IDM resolve against the package
+    typo = subprocess.run(_eval_command("data=clpis/val", "num_clips=1"), cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert typo.returncode != 0
+    assert "data: no clip directory at clpis/val" in typo.stderr and "v4s-gen-data" in typo.stderr
+    assert not (tmp_path / "data").exists()  # nothing generated
+    for override, message in (("num_clips=0", "num_clips must be at least 1, got 0"),
+                              ("num_clips=abc", "num_clips must be an integer, got 'abc'"),
+                              ("context=zeros", "context must be 'real' or 'noise', got 'zeros'"),
+                              (f"checkpoint={tmp_path / 'nowhere'}", f"checkpoint: no pipeline directory at {tmp_path}")):
+        with initialize_config_module(config_module="v4s.experiments.conf", version_base=None):
+            cfg = compose(config_name="eval_video", overrides=[override])
+        with pytest.raises((ValueError, FileNotFoundError), match=message):
+            eval_config(cfg)
+    assert Path(EvalConfig().checkpoint).is_absolute() and Path(EvalConfig().checkpoint).is_dir()

@@ -79,6 +79,15 @@ class VideoAgent:
     """
 
     privileged = False
+    RUN_ONLY_SETTINGS = ("threads",)  #: settings that do not change results (left out of a run's fingerprint)
+
+    @staticmethod
+    def checkpoints(settings: Mapping[str, object]) -> dict[str, str]:
+        """The checkpoint directories an agent with ``settings`` loads (for a run's fingerprint)."""
+        paths = {"checkpoint": str(settings.get("checkpoint") or VIDEO_MODEL)}
+        if settings.get("extractor", "idm") == "idm":
+            paths["idm"] = str(settings.get("idm") or IDM)
+        return paths
 
     def __init__(self, sim_config: SimConfig, task: TaskConfig, num_envs: int = 1, checkpoint: str | None = None,
                  idm: str | None = None, num_candidates: int = 4, num_inference_steps: int = 3,

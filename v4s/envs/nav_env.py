@@ -52,10 +52,16 @@ ACTIONS: tuple[str, ...] = ("stop", "move_forward", "turn_left", "turn_right")
 STOP = 0
 #: bound of the gps and point-goal observations, metres
 MAX_DISTANCE = 1e4
+#: the keys ``reset(options=...)`` understands
+RESET_OPTIONS: tuple[str, ...] = ("episode_id",)
 
 
 class EpisodeOverError(RuntimeError):
     """``step`` after the episode ended."""
+
+
+class EnvClosedError(RuntimeError):
+    """``reset`` or ``step`` after ``close``."""
 
 
 class NavEnv(gym.Env):
@@ -112,11 +118,13 @@ class NavEnv(gym.Env):
         self._order: np.ndarray | None = None
         self._over = True
         self._last_obs: dict[str, Any] | None = None
+        self._closed = False
 
     # ------------------------------------------------------------------ lazily built parts
     @property
     def sim(self) -> Simulator:
         """The simulator, created on first use (this is when the GL context appears)."""
+        self._check_open()
         if self._sim is None:
             self._sim = make_sim(self.backend, self.sim_config)
         return self._sim
@@ -139,6 +147,11 @@ class NavEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Start an episode: ``options={"episode_id": ...}`` picks one; otherwise the next one, in dataset
         order, or in an order shuffled by ``seed`` when one is given (so ``reset(seed=s)`` repeats)."""
+        self._check_open()
+        if options is not None and not isinstance(options, Mapping):
+            raise TypeError(f"reset(options=...) must be a dict (or None), got {type(options).__name__} "
+                            f"{options!r}; the keys it accepts are {list(RESET_OPTIONS)}, "
+                            "e.g. options={'episode_id': '0'}")
         super().reset(seed=seed)
         options = options or {}
         episodes = self.dataset.episodes
@@ -173,6 +186,7 @@ class NavEnv(gym.Env):
         return obs, info
 
     def step(self, action: int):
+        self._check_open()
         if self._over:
             raise EpisodeOverError("the episode is over (terminated or truncated): call reset() before step()")
         if not self.action_space.contains(action):
@@ -204,10 +218,17 @@ class NavEnv(gym.Env):
         return None
 
     def close(self):
+        """Free the simulator and its GL objects; idempotent. The env cannot be reset after this."""
         if self._sim is not None:
             self._sim.close()
             self._sim = None
+        self._closed = True
         super().close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise EnvClosedError(f"this {type(self).__name__} is closed: make a new env (NavEnv(...) or "
+                                 "gym.make(...)) to run more episodes")
 
     # ------------------------------------------------------------------ pieces
     def _state(self, raw: dict[str, Any], stop: bool, collided: bool) -> StepState:

@@ -4,9 +4,17 @@
               num_episodes=<N> num_envs=<E> out=<DIR> video=<bool>
 
 Writes ``DIR/episodes.jsonl`` (one line per finished episode, appended as it
-finishes: rerunning the same command skips the episodes already there),
-``DIR/summary.json``, ``DIR/summary.md`` and, with ``video=true``,
-``DIR/videos/<episode_id>.mp4``.
+finishes, after its video: rerunning the same command skips the episodes already there),
+``DIR/run.json`` (the resolved config and the fingerprint of what decides the results),
+``DIR/summary.json`` (strict JSON: never NaN or Infinity), ``DIR/summary.md`` and, with
+``video=true``, ``DIR/videos/<episode_id>.mp4``.
+
+Before the first episode (see :mod:`v4s.experiments.run_dir`): the out dir is locked (a second run
+on it fails, naming the first one's pid), a rerun whose fingerprint differs from ``run.json``
+refuses and names the fields (``resume=false`` starts afresh, keeping the old run beside it), and
+the episodes of a ``dataset=`` file are checked (navigable start, a reachable goal, by the
+sampler's rule): a bad one is an error naming ``episodes[i]``, unless ``skip_invalid=true``,
+which drops it and lists it in the summary.
 
 Episodes run in a gymnasium vector env (``SyncVectorEnv`` for one env, an
 ``AsyncVectorEnv`` of ``forkserver`` workers for more, so whatever GL context this
@@ -20,11 +28,13 @@ worker left without episodes turns on the spot until the others finish.
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -36,17 +46,25 @@ from gymnasium.vector import AutoresetMode
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from v4s.agent import make_agent
+import v4s
+from v4s.agent import agent_fingerprint, make_agent
 from v4s.agent.base import EpisodeBrief
 from v4s.envs.nav_env import NavEnv
-from v4s.envs.sim import SimConfig
+from v4s.envs.scenes.spec import SPLIT_SEEDS
+from v4s.envs.sim import SimConfig, make_sim
 from v4s.envs.tasks.config import TaskConfig
-from v4s.envs.tasks.dataset import ensure_dataset, task_sim_config
+from v4s.envs.tasks.dataset import ensure_dataset, episode_problems, task_sim_config
 from v4s.envs.tasks.episodes import load_dataset
-from v4s.experiments.records import METRICS, EpisodeLog, markdown_table, summarize
-from v4s.fileio import write_text_atomic
+from v4s.experiments.records import METRICS, EpisodeLog, markdown_table, strict_json, summarize
+from v4s.experiments.run_dir import RunDirectory
+from v4s.fileio import digest_path, write_text_atomic
+from v4s.typed_config import require
 
 IDLE_ACTION = 2  #: what a worker without episodes does: turn left, which never ends an episode
+SPLITS = tuple(SPLIT_SEEDS)
+#: simulator settings that do not change results (left out of the fingerprint)
+SIM_RUN_ONLY = ("gpu_device_id",)
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -65,6 +83,26 @@ class BenchSettings:
     video: bool = False
     dataset: Path | None = None
     progress: bool = True
+    resume: bool = True  #: False: set an earlier run in ``out`` aside and start afresh
+    skip_invalid: bool = False  #: drop a ``dataset=`` file's unrunnable episodes (listed in the summary)
+
+    def config(self) -> dict[str, Any]:
+        """The resolved config, as ``run.json`` records it."""
+        return {"task": asdict(self.task), "sim": asdict(self.sim), "backend": self.backend, "agent": self.agent,
+                "agent_kwargs": dict(self.agent_kwargs), "split": self.split, "num_episodes": self.num_episodes,
+                "num_envs": self.num_envs, "out": str(self.out), "video": self.video,
+                "dataset": None if self.dataset is None else str(self.dataset), "progress": self.progress,
+                "resume": self.resume, "skip_invalid": self.skip_invalid}
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What decides the results: task, simulator, agent (settings and checkpoint digests), split, dataset
+        (the digest of a ``dataset=`` file; a sampled one is decided by task.dataset, sim and split) and the
+        v4s version. ``num_episodes``, ``num_envs``, ``video``, ``progress`` and threads are not in it."""
+        dataset = {"sampled": "by task.dataset's rules"} if self.dataset is None else \
+            {"digest": digest_path(self.dataset)}
+        return {"v4s": v4s.__version__, "task": asdict(self.task),
+                "sim": {k: v for k, v in asdict(self.sim).items() if k not in SIM_RUN_ONLY}, "backend": self.backend,
+                "agent": agent_fingerprint(self.agent, self.agent_kwargs), "split": self.split, "dataset": dataset}
 
 
 def settings_from_config(cfg: DictConfig | Mapping[str, Any]) -> BenchSettings:
@@ -76,13 +114,22 @@ def settings_from_config(cfg: DictConfig | Mapping[str, Any]) -> BenchSettings:
     agent = dict(cfg["agent"])
     name = agent.pop("name", None)
     for key in ("num_episodes", "num_envs"):
-        if not isinstance(cfg[key], int) or cfg[key] < 1:
-            raise ValueError(f"{key} must be a positive integer, got {cfg[key]!r}")
+        require(isinstance(cfg[key], int) and not isinstance(cfg[key], bool) and cfg[key] >= 1, key,
+                "a positive integer", cfg[key])
+    require(cfg["split"] in SPLITS, "split", f"one of {list(SPLITS)}", cfg["split"])
+    for key in ("video", "progress", "resume", "skip_invalid"):
+        require(isinstance(cfg.get(key, False), bool), key, "true or false", cfg.get(key))
+    require(isinstance(cfg["out"], str) and cfg["out"], "out", "a directory path", cfg["out"])
+    require(cfg.get("dataset") is None or isinstance(cfg["dataset"], str), "dataset", "a file path or null",
+            cfg.get("dataset"))
+    if cfg.get("dataset") and not Path(cfg["dataset"]).is_file():
+        raise FileNotFoundError(f"dataset: no episode file at {cfg['dataset']}")
     return BenchSettings(task=task, sim=task_sim_config(task, sim_values), agent=name, backend=backend,
                          agent_kwargs={k: v for k, v in agent.items() if v is not None}, split=cfg["split"],
                          num_episodes=cfg["num_episodes"], num_envs=cfg["num_envs"], out=Path(cfg["out"]),
-                         video=bool(cfg["video"]), dataset=Path(cfg["dataset"]) if cfg.get("dataset") else None,
-                         progress=bool(cfg.get("progress", True)))
+                         video=cfg["video"], dataset=Path(cfg["dataset"]) if cfg.get("dataset") else None,
+                         progress=cfg.get("progress", True), resume=cfg.get("resume", True),
+                         skip_invalid=cfg.get("skip_invalid", False))
 
 
 def _unbatch(infos: Mapping[str, Any], index: int) -> dict[str, Any]:
@@ -103,6 +150,10 @@ def _record(info: Mapping[str, Any], settings: BenchSettings, scene_id: str, ins
               "agent": settings.agent, "split": settings.split, "instruction": instruction}
     for key in METRICS:
         record[key] = float(info[key]) if key not in ("collisions", "num_steps") else int(info[key])
+    bad = [key for key in METRICS if not math.isfinite(record[key])]
+    if bad:  # the dataset check rules this out; a figure that was never measured must not reach a summary
+        raise RuntimeError(f"episode {record['episode_id']} ({scene_id}) ended with non-finite {bad}: "
+                           f"{[record[k] for k in bad]}; its goal is not reachable from its start")
     return record
 
 
@@ -150,24 +201,59 @@ class EpisodeQueue:
         return eid
 
 
+def _checked_episodes(settings: BenchSettings, dataset) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The run's episodes by id, and the unrunnable ones of a ``dataset=`` file (an error naming ``episodes[i]``
+    unless ``skip_invalid``). Sampled datasets are runnable by construction (the sampler applies the same rule)."""
+    selected = dataset.episodes[:settings.num_episodes]
+    skipped: list[dict[str, Any]] = []
+    if settings.dataset is not None:
+        sim = make_sim(settings.backend, settings.sim)
+        try:
+            problems = episode_problems(dataset, sim, selected, progress=settings.progress)
+        finally:
+            sim.close()
+        skipped = [{"index": i, "episode_id": ep.episode_id, "problem": problems[ep.episode_id]}
+                   for i, ep in enumerate(selected) if ep.episode_id in problems]
+        if skipped and not settings.skip_invalid:
+            lines = [f"episodes[{s['index']}] (episode_id {s['episode_id']!r}): {s['problem']}" for s in skipped[:10]]
+            more = f"\n  ... and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+            raise ValueError(f"dataset {settings.dataset}: {len(skipped)} of {len(selected)} episodes cannot run:\n  "
+                             + "\n  ".join(lines) + more + "\nFix them, or pass skip_invalid=true to drop them "
+                             "(they are listed in summary.json)")
+        for s in skipped:
+            logger.warning("skipping episodes[%d] (episode_id %r): %s", s["index"], s["episode_id"], s["problem"])
+    bad = {s["episode_id"] for s in skipped}
+    return {ep.episode_id: ep for ep in selected if ep.episode_id not in bad}, skipped
+
+
 def run_bench(settings: BenchSettings) -> dict[str, Any]:
     """Run (or resume) the benchmark; returns the summary it writes."""
-    settings.out.mkdir(parents=True, exist_ok=True)
-    log = EpisodeLog(settings.out / "episodes.jsonl")
+    run_dir = RunDirectory(settings.out)
+    aside = run_dir.open(settings.config(), settings.fingerprint(), resume=settings.resume)
+    try:
+        if aside is not None:
+            logger.warning("resume=false: the earlier run in %s is kept in %s", settings.out, aside)
+        return _run_locked(settings)
+    finally:
+        run_dir.release()
+
+
+def _run_locked(settings: BenchSettings) -> dict[str, Any]:
+    log_file = EpisodeLog(settings.out / "episodes.jsonl")
     dataset_path = settings.dataset or ensure_dataset(settings.task, settings.split, settings.num_episodes,
                                                       settings.sim, settings.backend, progress=settings.progress)
     dataset = load_dataset(dataset_path, settings.task.name)
     if len(dataset.episodes) < settings.num_episodes:
         raise ValueError(f"num_episodes: {dataset_path} holds {len(dataset.episodes)} episodes, "
                          f"fewer than the {settings.num_episodes} asked for")
-    episodes = {ep.episode_id: ep for ep in dataset.episodes[:settings.num_episodes]}
-    todo = [eid for eid in episodes if eid not in log]
+    episodes, skipped = _checked_episodes(settings, dataset)
+    todo = [eid for eid in episodes if eid not in log_file]
     queue = EpisodeQueue(todo, {eid: ep.scene_id for eid, ep in episodes.items()})
     bar = tqdm(total=len(episodes), initial=len(episodes) - len(todo), unit="episode", disable=not settings.progress,
                desc=f"{settings.agent} on {settings.task.name} ({settings.split})")
     start, steps, finished = time.perf_counter(), 0, 0
     if queue:
-        steps, finished = _run_queue(settings, dataset_path, episodes, queue, log, bar)
+        steps, finished = _run_queue(settings, dataset_path, episodes, queue, log_file, bar)
     bar.close()
     wall = time.perf_counter() - start
 
@@ -179,8 +265,10 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
         old = json.loads(previous.read_text())
         speed = {k: old.get(k, v) for k, v in speed.items()}
     summary = {"task": settings.task.name, "agent": settings.agent, "split": settings.split,
-               **summarize(log.records[eid] for eid in episodes if eid in log), **speed}
-    write_text_atomic(settings.out / "summary.json", json.dumps(summary, indent=2) + "\n")
+               **summarize(log_file.records[eid] for eid in episodes if eid in log_file), **speed}
+    if skipped:
+        summary["skipped_invalid"] = skipped
+    write_text_atomic(settings.out / "summary.json", strict_json(summary, indent=2) + "\n")
     write_text_atomic(settings.out / "summary.md", markdown_table([summary]))
     return summary
 

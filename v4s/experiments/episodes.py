@@ -12,9 +12,11 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from v4s.envs.scenes.spec import SPLIT_SEEDS
 from v4s.envs.tasks.config import TaskConfig
 from v4s.envs.tasks.dataset import ensure_dataset, task_sim_config
 from v4s.envs.tasks.episodes import load_dataset
+from v4s.typed_config import require
 
 
 def write_episodes(task: TaskConfig, split: str, num_episodes: int, out: str | Path, sim_values: dict,
@@ -31,6 +33,9 @@ def write_episodes(task: TaskConfig, split: str, num_episodes: int, out: str | P
 @hydra.main(version_base=None, config_path="conf", config_name="episodes")
 def main(cfg: DictConfig) -> None:
     values = OmegaConf.to_container(cfg, resolve=True)
+    require(values["split"] in SPLIT_SEEDS, "split", f"one of {list(SPLIT_SEEDS)}", values["split"])
+    require(isinstance(values["num_episodes"], int) and values["num_episodes"] >= 1, "num_episodes",
+            "a positive integer", values["num_episodes"])
     sim = {k: v for k, v in values["sim"].items() if v is not None}
     backend = sim.pop("backend", "embedded")
     path = write_episodes(TaskConfig.from_mapping(values["task"]), values["split"], int(values["num_episodes"]),

@@ -35,11 +35,15 @@ from PIL import Image
 from tqdm import tqdm
 
 from v4s.assets import IDM, VIDEO_MODEL
+from v4s.envs.scenes.spec import SPLIT_SEEDS
+from v4s.experiments.records import strict_json
+from v4s.fileio import write_text_atomic
 from v4s.model.boxes import box_centered, detect_box
 from v4s.model.data import load_clips
 from v4s.model.metrics import psnr, ssim
 from v4s.model.pipeline import ContextGuidedVideoPipeline
 from v4s.planner.extractors import load_idm
+from v4s.typed_config import build, require
 
 
 @dataclass
@@ -59,10 +63,37 @@ class EvalConfig:
     threads: int = 0
     save_examples: int = 4
 
+    def __post_init__(self) -> None:
+        require(self.task in ("posenav", "objectnav"), "task", "posenav or objectnav", self.task)
+        require(self.split in SPLIT_SEEDS, "split", f"one of {list(SPLIT_SEEDS)}", self.split)
+        for name in ("num_clips", "num_candidates", "num_inference_steps"):
+            require(getattr(self, name) >= 1, name, "at least 1", getattr(self, name))
+        require(self.context in ("real", "noise"), "context", "'real' or 'noise'", self.context)
+        require(self.threads >= 0, "threads", "at least 0 (0: torch's default)", self.threads)
+        require(self.save_examples >= 0, "save_examples", "at least 0", self.save_examples)
+        if not Path(self.checkpoint).is_dir():
+            raise FileNotFoundError(f"checkpoint: no pipeline directory at {self.checkpoint}")
+        if self.idm and not Path(self.idm).is_dir():
+            raise FileNotFoundError(f"idm: no IDM checkpoint directory at {self.idm} (idm=null skips idm_readback)")
+        if self.data is not None and not (Path(self.data) / "manifest.json").is_file():
+            raise FileNotFoundError(f"data: no clip directory at {self.data} (it has no manifest.json); make one with "
+                                    f"v4s-gen-data split={self.split} out={self.data}, or leave data unset to use "
+                                    f"(and, when missing, generate) data/clips/{self.split}")
+
+
+def eval_config(cfg: DictConfig) -> EvalConfig:
+    """The app's config, every field's type and range checked (errors name the field); null checkpoints are
+    the committed ones."""
+    values = OmegaConf.to_container(cfg, resolve=True)
+    values["task"] = values["task"]["name"]  # the task group (conf/task) names the task
+    for key, default in (("checkpoint", VIDEO_MODEL), ("idm", IDM)):
+        values[key] = str(default) if values.get(key) is None else values[key]
+    return build(EvalConfig, values)
+
 
 def _clips(cfg: EvalConfig) -> dict[str, np.ndarray]:
     root = Path(cfg.data or f"data/clips/{cfg.split}")
-    if not (root / "manifest.json").exists():
+    if not (root / "manifest.json").exists():  # only the default directory is generated (a given one must exist)
         from v4s.experiments.gen_data import GenDataConfig, generate
 
         generate(GenDataConfig(split=cfg.split, num_scenes=25, windows_per_episode=1, out=str(root)))
@@ -73,10 +104,6 @@ def _clips(cfg: EvalConfig) -> dict[str, np.ndarray]:
 def evaluate(cfg: EvalConfig, pipe: ContextGuidedVideoPipeline | None = None) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    if cfg.num_candidates < 1:
-        raise ValueError(f"num_candidates must be >= 1, got {cfg.num_candidates}")
-    if cfg.context not in ("real", "noise"):
-        raise ValueError(f"context must be 'real' or 'noise', got {cfg.context!r}")
     pipe = pipe or ContextGuidedVideoPipeline.from_pretrained(cfg.checkpoint)
     idm = load_idm(cfg.idm) if cfg.idm else None
     pipe.set_progress_bar_config(disable=True)
@@ -132,8 +159,8 @@ def evaluate(cfg: EvalConfig, pipe: ContextGuidedVideoPipeline | None = None) ->
                "guidance_scale": cfg.guidance_scale,
                **{names.get(k, k): round(float(np.mean([r[k] for r in rows])), 4) for k in keys},
                "seconds_per_clip": round((time.time() - start) / max(1, len(rows)), 3)}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out / "clips.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_text_atomic(out / "summary.json", strict_json(summary, indent=2) + "\n")
+    write_text_atomic(out / "clips.jsonl", "".join(strict_json(r) + "\n" for r in rows))
     if examples:
         Image.fromarray(np.concatenate(examples, 0)).save(out / "examples.png")
     return summary
@@ -141,11 +168,7 @@ def evaluate(cfg: EvalConfig, pipe: ContextGuidedVideoPipeline | None = None) ->
 
 @hydra.main(version_base=None, config_path="conf", config_name="eval_video")
 def main(cfg: DictConfig) -> None:
-    values = OmegaConf.to_container(cfg, resolve=True)
-    values["task"] = values["task"]["name"]  # the task group (conf/task) names the task
-    for key, default in (("checkpoint", VIDEO_MODEL), ("idm", IDM)):
-        values[key] = str(default) if values.get(key) is None else values[key]
-    summary = evaluate(EvalConfig(**values))
+    summary = evaluate(eval_config(cfg))
     print(json.dumps(summary, indent=2))
 
 

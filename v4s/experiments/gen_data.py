@@ -38,13 +38,14 @@ from v4s.agent.base import EpisodeBrief
 from v4s.agent.oracle import OracleAgent
 from v4s.envs.nav_env import NavEnv
 from v4s.envs.scenes.semantic import load_semantic
-from v4s.envs.scenes.spec import resolve_scene
+from v4s.envs.scenes.spec import SPLIT_SEEDS, resolve_scene
 from v4s.envs.tasks.config import TaskConfig
 from v4s.envs.tasks.dataset import ensure_dataset
 from v4s.envs.tasks.tour import house_tour, render_poses
 from v4s.fileio import atomic_path, write_text_atomic
 from v4s.model.boxes import draw_box
 from v4s.model.conditioning import context_indices, relative_poses, resize_frames
+from v4s.typed_config import build, require
 
 _TASK_STREAM = {"posenav": 11, "objectnav": 12}
 MIN_BOX = 4  #: pixels, at the output resolution
@@ -67,6 +68,21 @@ class GenDataConfig:
     box_min_fraction: float = 0.002  #: smallest share of the frame a goal instance must cover to get a box
     seed: int = 0
     out: str = "data/clips/train"
+
+    def __post_init__(self) -> None:
+        self.tasks = tuple(self.tasks)
+        require(self.split in SPLIT_SEEDS, "split", f"one of {list(SPLIT_SEEDS)}", self.split)
+        require(len(self.tasks) > 0 and set(self.tasks) <= {"posenav", "objectnav"}, "tasks",
+                "a non-empty list of posenav, objectnav", list(self.tasks))
+        for name in ("num_scenes", "episodes_per_scene", "windows_per_episode", "context_frames", "target_frames"):
+            require(getattr(self, name) >= 1, name, "at least 1", getattr(self, name))
+        require(self.resolution >= 8, "resolution", "at least 8 pixels", self.resolution)
+        require(self.render_resolution >= self.resolution, "render_resolution",
+                f"at least resolution ({self.resolution})", self.render_resolution)
+        require(0 <= self.history_frames < self.context_frames, "history_frames",
+                f"in [0, context_frames={self.context_frames})", self.history_frames)
+        require(0 <= self.history_share <= 1, "history_share", "in [0, 1]", self.history_share)
+        require(0 <= self.box_min_fraction < 1, "box_min_fraction", "in [0, 1)", self.box_min_fraction)
 
 
 def _boxes(semantic: np.ndarray, ids: set[int], min_fraction: float, scale: float) -> list[tuple[int, int, int, int]]:
@@ -207,8 +223,7 @@ def write_manifest(out: Path, cfg: GenDataConfig) -> Path:
 @hydra.main(version_base=None, config_path="conf", config_name="gen_data")
 def main(cfg: DictConfig) -> None:
     values = OmegaConf.to_container(cfg, resolve=True)
-    values["tasks"] = tuple(values["tasks"])
-    manifest = generate(GenDataConfig(**values))
+    manifest = generate(build(GenDataConfig, values))
     data = json.loads(manifest.read_text())
     print(f"{data['num_clips']} clips in {len(data['shards'])} shards: {manifest}")
 

@@ -61,10 +61,18 @@ class EpisodeLog:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(strict_json(record) + "\n")
             f.flush()
             os.fsync(f.fileno())
         self.records[episode_id] = record
+
+
+def strict_json(value: Any, **kwargs: Any) -> str:
+    """JSON that strict parsers read: a NaN or infinite number is an error here, never ``NaN`` in the file."""
+    try:
+        return json.dumps(value, allow_nan=False, **kwargs)
+    except ValueError as e:
+        raise ValueError(f"refusing to write a non-finite number as JSON ({e}): {value!r}") from None
 
 
 def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:

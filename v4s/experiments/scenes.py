@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from v4s.envs.scenes.procedural import write_house
 from v4s.envs.scenes.spec import house_seed, split_scene_ids
+from v4s.typed_config import require
 
 
 def generate(split: str, num: int, out: str | Path, start: int = 0, overwrite: bool = False) -> list[Path]:
@@ -32,7 +33,12 @@ def generate(split: str, num: int, out: str | Path, start: int = 0, overwrite: b
 
 @hydra.main(version_base=None, config_path="conf", config_name="scenes")
 def main(cfg: DictConfig) -> None:
-    glbs = generate(cfg.split, int(cfg.num), cfg.out, start=int(cfg.start), overwrite=bool(cfg.overwrite))
+    for key in ("num", "start"):
+        value = cfg[key]
+        require(isinstance(value, int) and not isinstance(value, bool) and value >= (key == "num"), key,
+                "a positive integer" if key == "num" else "an integer of at least 0", value)
+    require(isinstance(cfg.overwrite, bool), "overwrite", "true or false", cfg.overwrite)
+    glbs = generate(cfg.split, cfg.num, cfg.out, start=cfg.start, overwrite=cfg.overwrite)
     print(f"{len(glbs)} {cfg.split} houses in {Path(cfg.out).resolve()}")
 
 

@@ -43,6 +43,7 @@ from v4s.model.pipeline import ContextGuidedVideoPipeline
 from v4s.model.text import SmallTextEncoder
 from v4s.model.transformer import ContextGuidedWanTransformer, parameter_count
 from v4s.model.vae import encode_frames, small_autoencoder, to_tensor
+from v4s.typed_config import build, require
 
 DEFAULT_INIT = VIDEO_MODEL
 
@@ -77,6 +78,21 @@ class TrainConfig:
                                                  "context_patch_size": [1, 4, 4], "text_dim": 64, "freq_dim": 64})
     resolution: int = 64
     num_frames: int = 8  #: target frames per call: the first num_frames of each clip's targets
+
+    def __post_init__(self) -> None:
+        self.tasks = tuple(self.tasks)
+        require(self.stage in ("vae", "diffusion"), "stage", "'vae' or 'diffusion'", self.stage)
+        require(len(self.tasks) > 0 and set(self.tasks) <= {"posenav", "objectnav"}, "tasks",
+                "a non-empty list of posenav, objectnav", list(self.tasks))
+        for name in ("steps", "batch_size", "checkpoint_every", "eval_every", "num_frames"):
+            require(getattr(self, name) >= 1, name, "at least 1", getattr(self, name))
+        for name in ("warmup", "cooldown", "val_clips", "threads"):
+            require(getattr(self, name) >= 0, name, "at least 0", getattr(self, name))
+        require(self.lr >= 0, "lr", "at least 0", self.lr)
+        for name in ("cooldown_to", "ema_decay", "drop_instruction", "drop_context"):
+            require(0 <= getattr(self, name) <= 1, name, "in [0, 1]", getattr(self, name))
+        require(self.weight_decay >= 0, "weight_decay", "at least 0", self.weight_decay)
+        require(self.resolution >= 8, "resolution", "at least 8 pixels", self.resolution)
 
 
 def _save_atomic(obj: object, path: Path) -> None:
@@ -376,10 +392,9 @@ def run(cfg: TrainConfig) -> Path:
 @hydra.main(version_base=None, config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> None:
     values = OmegaConf.to_container(cfg, resolve=True)
-    values["tasks"] = tuple(values["tasks"])
     if values.get("init") is None:
         values["init"] = str(DEFAULT_INIT)
-    run(TrainConfig(**values))
+    run(build(TrainConfig, values))
 
 
 if __name__ == "__main__":

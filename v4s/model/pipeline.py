@@ -30,6 +30,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from v4s.model.text import SmallTextEncoder
 from v4s.model.transformer import ContextGuidedWanTransformer
 from v4s.model.vae import decode_latents, encode_frames, latent_channels, latent_scale
+from v4s.model.weights import check_finite_weights
 
 
 @dataclass
@@ -53,7 +54,8 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
-        """diffusers' loader, after checking that a local checkpoint has every component it lists."""
+        """diffusers' loader, after checking that a local checkpoint has every component it lists; the weights it
+        loads must be finite (a corrupted file is an error naming it, see :func:`check_finite_weights`)."""
         import json
         from pathlib import Path
 
@@ -68,7 +70,11 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
                                             f"folder {root / name}")
         elif not str(pretrained_model_name_or_path).count("/") == 1:
             raise FileNotFoundError(f"pipeline checkpoint not found: {root}")
-        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        pipe = super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        for name, component in pipe.components.items():
+            if isinstance(component, torch.nn.Module) and name not in kwargs:  # loaded here, not passed in
+                check_finite_weights(component, component.config._name_or_path)
+        return pipe
 
     # ------------------------------------------------------------------ conditions
     @property
@@ -78,16 +84,17 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
     def encode_instruction(self, texts: list[str]) -> torch.Tensor:
         """Instruction embeddings (B, L, text_dim); the null instruction ("") embeds to zeros."""
         if isinstance(self.instruction_encoder, SmallTextEncoder):
-            out = self.instruction_encoder(texts)
+            out = self.instruction_encoder(texts)  # zero at padding, so "" is all zeros
         else:  # UMT5 as in diffusers' WanPipeline: embeddings past each prompt's length are zero
             tokens = self.tokenizer(texts, padding="max_length", max_length=self.config.max_text_length,
                                     truncation=True, add_special_tokens=True, return_attention_mask=True,
                                     return_tensors="pt")
             mask = tokens.attention_mask.to(self.device)
             out = self.instruction_encoder(tokens.input_ids.to(self.device), mask).last_hidden_state
-            out = out * mask[..., None]
-        null = torch.tensor([t == "" for t in texts], device=out.device)
-        return out.masked_fill(null[:, None, None], 0.0).to(self.transformer.dtype)
+            # zero past each prompt, and everywhere for "" (its end token would embed): the null instruction is zeros
+            keep = mask * torch.tensor([t != "" for t in texts], device=mask.device)[:, None]
+            out = out * keep[..., None]
+        return out.to(self.transformer.dtype)
 
     def encode_context(self, frames: np.ndarray) -> torch.Tensor:
         """Context latents (B, C, T, h, w) of (B, T, H, W, 3) uint8 frames, each frame encoded alone, so a
@@ -102,14 +109,13 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
     def check_inputs(self, context: np.ndarray | None, context_latents: torch.Tensor | None, current: np.ndarray,
                      instruction: Any, instruction_embeds: torch.Tensor | None, context_positions: np.ndarray | None,
                      num_candidates: int, num_frames: int, guidance_scale: float) -> None:
-        """Shapes of the batched inputs (B scenes); every error names the argument."""
+        """Shapes and finite values of the batched inputs (B scenes); every error names the argument."""
         size = self.config.resolution
         if num_candidates < 1:
             raise ValueError(f"num_candidates must be at least 1, got {num_candidates}")
         if num_frames < 1:
             raise ValueError(f"num_frames must be at least 1, got {num_frames}")
-        if not np.isfinite(guidance_scale):
-            raise ValueError(f"guidance_scale must be a finite number, got {guidance_scale}")
+        _check_finite("guidance_scale", guidance_scale)
         if current.ndim != 4 or current.shape[-3:] != (size, size, 3) or current.dtype != np.uint8:
             raise ValueError(f"current must be uint8 frames of shape ({size}, {size}, 3), or (B, {size}, {size}, 3) "
                              f"for B scenes, matching the model's resolution {size}, got {current.dtype} "
@@ -125,22 +131,27 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
         if context_latents is not None and (context_latents.ndim != 5 or context_latents.shape[0] != b):
             raise ValueError(f"context_latents must be (B, C, T, h, w) for B = {b} scenes (see encode_context), got "
                              f"{tuple(context_latents.shape)}")
+        if context_latents is not None:
+            _check_finite("context_latents", context_latents)
         num_context = context.shape[1] if context is not None else \
             context_latents.shape[2] if context_latents is not None else 0
         if context_positions is not None:
             positions = np.asarray(context_positions, dtype=np.float64)
             if positions.shape != (b, num_context):
-                raise ValueError(f"context_positions must hold one position per context frame, ({num_context},) or "
-                                 f"({b}, {num_context}), got shape {positions.shape}")
-            if not np.isfinite(positions).all():
-                raise ValueError("context_positions holds NaN or infinite values")
+                raise ValueError(f"context_positions must hold one position per context frame: {num_context} context "
+                                 f"frames, got positions of shape {positions.shape}; give ({num_context},) or "
+                                 f"({b}, {num_context}) positions, or None for 0, 1, 2, ...")
+            _check_finite("context_positions", positions)
         if instruction is None and instruction_embeds is None:
-            raise ValueError("instruction: give a text, a (num_frames, 4) pose array, or instruction_embeds")
+            raise ValueError('instruction: give a text ("" for none), a (num_frames, 4) pose array, or '
+                             "instruction_embeds")
         if isinstance(instruction, (str, list)) and instruction_embeds is not None:
             raise ValueError("give a text instruction or instruction_embeds, not both")
         if instruction_embeds is not None and instruction_embeds.shape[0] != b:
             raise ValueError(f"instruction_embeds must be (B, L, D) for B = {b} scenes, got "
                              f"{tuple(instruction_embeds.shape)}")
+        if instruction_embeds is not None:
+            _check_finite("instruction_embeds", instruction_embeds)
         if isinstance(instruction, list):
             if len(instruction) != b or not all(isinstance(t, str) for t in instruction):
                 raise ValueError(f"instruction: a list must hold one text per scene ({b}), got {instruction!r}")
@@ -150,8 +161,7 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
                 raise ValueError(f"a pose instruction must be ({num_frames}, 4) [dx, dz, sin dyaw, cos dyaw] per "
                                  f"target frame, (B, {num_frames}, 4) per scene or (B, K, {num_frames}, 4) per "
                                  f"candidate, got shape {pose.shape}")
-            if not np.isfinite(pose).all():
-                raise ValueError("the pose instruction holds NaN or infinite values")
+            _check_finite("instruction (target poses)", pose)
             if not self.poses_supported:
                 raise ValueError("this pipeline's transformer takes no pose instructions; give a text instruction")
 
@@ -199,9 +209,10 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
                 ``context_latents``.
             current: (H, W, 3) uint8 current view, or (B, H, W, 3): a leading batch axis here makes every
                 input and the output batched.
-            instruction: text (a list of B for a batch), or target poses relative to the current view:
-                (num_frames, 4), (B, num_frames, 4), or (B, K, num_frames, 4) for one trajectory per candidate.
-                None with ``instruction_embeds``.
+            instruction: text (a list of B for a batch; "" is the null instruction, which guidance samples
+                only the scene with), or target poses relative to the current view: (num_frames, 4),
+                (B, num_frames, 4), or (B, K, num_frames, 4) for one trajectory per candidate. None with
+                ``instruction_embeds``.
             context_positions: (T,) or (B, T) temporal positions of the context frames (default 0..T-1).
             context_latents: precomputed (B, C, T, h, w) context latents (:meth:`encode_context`), like
                 diffusers' ``prompt_embeds``: a scene's context is encoded once, not once per call.
@@ -216,8 +227,8 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
             context = np.asarray(context) if batched else np.asarray(context)[None]
         if context_positions is not None:
             context_positions = np.asarray(context_positions, dtype=np.float64)
-            if not batched or context_positions.ndim == 1:
-                context_positions = np.broadcast_to(context_positions, (len(current), context_positions.shape[-1]))
+            if context_positions.ndim == 1:  # the same positions for every scene
+                context_positions = np.broadcast_to(context_positions, (len(current), len(context_positions)))
         if not batched and context_latents is not None and context_latents.ndim == 4:
             context_latents = context_latents[None]
         if not batched and instruction_embeds is not None and instruction_embeds.ndim == 2:
@@ -305,6 +316,15 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
         if not return_dict:
             return (videos,)
         return ContextGuidedVideoPipelineOutput(videos=videos)
+
+
+def _check_finite(name: str, value: float | np.ndarray | torch.Tensor) -> None:
+    """A ValueError naming the argument ``name`` when ``value`` holds NaN or an infinity."""
+    finite = torch.isfinite(value).all() if isinstance(value, torch.Tensor) else np.isfinite(value).all()
+    if not finite and getattr(value, "ndim", 0) == 0:
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if not finite:
+        raise ValueError(f"{name} holds NaN or infinite values")
 
 
 __all__ = ["ContextGuidedVideoPipeline", "ContextGuidedVideoPipelineOutput"]

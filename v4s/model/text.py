@@ -3,7 +3,9 @@
 Words are lower-cased, split on non-letters and hashed into ``vocab_size`` buckets
 (no vocabulary file, so any text encodes), then a small transformer encoder embeds
 them. Padding positions come out as zeros, as Wan's pipeline zeroes the text
-embeddings past the prompt. Wan checkpoints use UMT5 (transformers) instead.
+embeddings past the prompt, so a text without words (the null instruction "") embeds
+to all zeros, in train and eval mode alike. Wan checkpoints use UMT5 (transformers)
+instead.
 """
 
 from __future__ import annotations
@@ -44,8 +46,13 @@ class SmallTextEncoder(ModelMixin, ConfigMixin):
         return ids.to(self.device)
 
     def forward(self, texts: list[str]) -> torch.Tensor:
+        """(B, max_length, dim) embeddings of ``texts``, zero at padding: a text without words is all zeros."""
         ids = self.tokenize(texts)
         mask = ids > 0
+        # a row whose every key is masked gives NaN in PyTorch's attention fast path (eval, no grad): a text
+        # without words attends to its first (padding) position instead, whose output the mask zeroes below
+        attended = mask.clone()
+        attended[:, 0] |= ~mask.any(dim=1)
         x = self.embed(ids) + self.position(torch.arange(ids.shape[1], device=ids.device))
-        x = self.encoder(x, src_key_padding_mask=~mask if mask.any() else None)
+        x = self.encoder(x, src_key_padding_mask=~attended)
         return self.norm(x) * mask[..., None]

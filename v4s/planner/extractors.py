@@ -25,6 +25,8 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
+from v4s.model.weights import check_finite_weights
+
 NO_MOTION, FORWARD, LEFT, RIGHT = 0, 1, 2, 3
 ACTION_NAMES = ("no_motion", "move_forward", "turn_left", "turn_right")
 
@@ -181,12 +183,15 @@ def _fill_holes(depth: np.ndarray, previous: np.ndarray) -> np.ndarray:
 
 
 def load_idm(path: str | Path) -> InverseDynamicsModel:
-    """The IDM checkpoint at ``path``; a missing one is an error that names the path."""
+    """The IDM checkpoint at ``path``; a missing one, or one with NaN or infinite weights, is an error that
+    names the path."""
     path = Path(path)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"inverse-dynamics checkpoint not found: {path} (no config.json); train one with "
                                 "v4s-train-idm")
-    return InverseDynamicsModel.from_pretrained(path).eval()
+    model = InverseDynamicsModel.from_pretrained(path).eval()
+    check_finite_weights(model, path)
+    return model
 
 
 def make_extractor(name: str, idm: InverseDynamicsModel | None, hfov: float, forward_step: float,

@@ -117,7 +117,14 @@ class RecedingHorizonPlanner:
             if self.objective.text_instruction else None
         generators = [requests[b].generator for b, _ in rows] if requests[0].generator is not None else None
         current = np.stack([requests[b].current for b, _ in rows])
-        finite = np.ones(len(rows), bool)
+        # the pipeline rejects non-finite conditions: a scene whose latents hold any rides along as zeros (the batch
+        # keeps its shape) and its candidates are dropped below (the stacks are copies: the requests keep theirs)
+        finite = torch.isfinite(context).flatten(1).all(1).cpu().numpy()
+        if embeds is not None:
+            finite &= torch.isfinite(embeds).flatten(1).all(1).cpu().numpy()
+        context[torch.as_tensor(~finite, device=context.device)] = 0.0
+        if embeds is not None:
+            embeds[torch.as_tensor(~finite, device=embeds.device)] = 0.0
         frames = []
         for start in range(0, self.horizon, f):
             instruction = None if embeds is not None else np.concatenate(

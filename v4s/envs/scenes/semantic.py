@@ -127,12 +127,31 @@ def _aabb(value: Any, where: str) -> AABB:
     return lo, hi  # type: ignore[return-value]
 
 
-def _require(entry: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+#: how errors name the json type a field must have
+_JSON_TYPES: dict[Any, str] = {int: "an integer", (int, float): "a number", str: "a string", list: "a list",
+                               dict: "an object"}
+_REQUIRED = object()
+
+
+def _field(entry: dict[str, Any], key: str, kind: type | tuple[type, ...], path: Path, name: str = "", *,
+           default: Any = _REQUIRED, fix: str = "") -> Any:
+    """``entry[key]``, checked to be of json type ``kind`` (true and false are not numbers). Without a
+    ``default`` the field is required; with one, an absent or null field gives ``default``.
+
+    Raises SemanticFileError naming the file ``path``, the entry ``name`` (e.g. ``objects[3] (id 4)``;
+    empty for the top level), the field, the expected type and ``fix``, what the value should be.
+    """
+    if entry.get(key) is None and default is not _REQUIRED:
+        return default
     if key not in entry:
-        raise SemanticFileError(f"{where}: missing field '{key}'")
+        where = f"{path}: {name}:" if name else f"{path}:"
+        raise SemanticFileError(f"{where} missing field '{key}'" + (f" ({fix})" if fix else ""))
     value = entry[key]
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise SemanticFileError(f"{where}.{key}: expected {getattr(kind, '__name__', kind)}, got {value!r}")
+        expected = _JSON_TYPES.get(kind, getattr(kind, "__name__", str(kind)))
+        field_name = f"{name}.{key}" if name else key
+        raise SemanticFileError(f"{path}: {field_name}: expected {expected}, got {value!r}"
+                                + (f"; set it to {fix}" if fix else ""))
     return value
 
 
@@ -150,37 +169,36 @@ def load_semantic(path: str | Path) -> SceneMetadata:
     fmt = data.get("format")
     if fmt != SEMANTIC_FORMAT:
         raise SemanticFileError(f"{path}: field 'format' is {fmt!r}, expected {SEMANTIC_FORMAT!r}")
-    scene_id = _require(data, "scene_id", str, str(path))
+    scene_id = _field(data, "scene_id", str, path)
     rooms = []
-    for i, entry in enumerate(data.get("rooms", [])):
-        where = f"{path}: rooms[{i}]"
+    for i, entry in enumerate(_field(data, "rooms", list, path, default=[])):
+        name = f"rooms[{i}]"
         if not isinstance(entry, dict):
-            raise SemanticFileError(f"{where}: expected an object")
-        rooms.append(Room(id=_require(entry, "id", int, where), type=_require(entry, "type", str, where),
-                          aabb=_aabb(_require(entry, "aabb", list, where), f"{where}.aabb")))
+            raise SemanticFileError(f"{path}: {name}: expected an object, got {entry!r}")
+        rooms.append(Room(id=_field(entry, "id", int, path, name), type=_field(entry, "type", str, path, name),
+                          aabb=_aabb(_field(entry, "aabb", list, path, name), f"{path}: {name}.aabb")))
     objects, seen = [], set()
-    for i, entry in enumerate(_require(data, "objects", list, str(path))):
-        where = f"{path}: objects[{i}]"
+    for i, entry in enumerate(_field(data, "objects", list, path)):
+        name = f"objects[{i}]"
         if not isinstance(entry, dict):
-            raise SemanticFileError(f"{where}: expected an object")
-        obj_id = _require(entry, "id", int, where)
+            raise SemanticFileError(f"{path}: {name}: expected an object, got {entry!r}")
+        obj_id = _field(entry, "id", int, path, name, fix="an integer >= 1, the value the semantic sensor writes on its pixels")
         if obj_id <= 0:
-            raise SemanticFileError(f"{where}.id: object ids start at 1 (0 is background), got {obj_id}")
+            raise SemanticFileError(f"{path}: {name}.id: object ids start at 1 (0 is background), got {obj_id}")
         if obj_id in seen:
-            raise SemanticFileError(f"{where}.id: duplicate object id {obj_id}")
+            raise SemanticFileError(f"{path}: {name}.id: duplicate object id {obj_id}")
         seen.add(obj_id)
+        name = f"{name} (id {obj_id})"
         objects.append(SceneObject(
             id=obj_id,
-            category=_require(entry, "category", str, where),
-            aabb=_aabb(_require(entry, "aabb", list, where), f"{where}.aabb"),
-            room=int(entry.get("room", -1)),
-            node=_require(entry, "node", str, where),
+            category=_field(entry, "category", str, path, name, fix="a category name such as 'chair'"),
+            aabb=_aabb(_field(entry, "aabb", list, path, name), f"{path}: {name}.aabb"),
+            room=_field(entry, "room", int, path, name, default=-1,
+                        fix="the id of the object's room in 'rooms' (an integer, e.g. 0), or -1 for none"),
+            node=_field(entry, "node", str, path, name, fix="the name of the GLB node that holds the object's mesh"),
         ))
-    floor = data.get("floor_height")
-    if floor is not None and not isinstance(floor, (int, float)):
-        raise SemanticFileError(f"{path}: floor_height: expected a number, got {floor!r}")
-    generator = data.get("generator")
-    if generator is not None and not isinstance(generator, dict):
-        raise SemanticFileError(f"{path}: generator: expected an object, got {generator!r}")
+    floor = _field(data, "floor_height", (int, float), path, default=None,
+                   fix="the height of the floor in metres, or leave the field out")
+    generator = _field(data, "generator", dict, path, default=None)
     return SceneMetadata(scene_id=scene_id, objects=objects, rooms=rooms,
                          floor_height=None if floor is None else float(floor), generator=generator)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -16,6 +16,7 @@ import numpy as np
 
 from v4s.envs.scenes.semantic import SceneObject
 from v4s.geometry import wrap_angle  # noqa: F401  (re-exported with the other pose helpers)
+from v4s.typed_config import build
 
 #: Habitat's discrete navigation actions understood by every simulator backend.
 #: ``stop`` is a task-level action and never reaches the simulator.
@@ -77,12 +78,11 @@ class SimConfig:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> SimConfig:
-        """Build from a dict or an OmegaConf node, naming any unknown key."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known - {"backend", "_target_"})
-        if unknown:
-            raise ValueError(f"sim: unknown field(s) {unknown}; known fields are {sorted(known)}")
-        return cls(**{k: v for k, v in values.items() if k in known})
+        """Build from a dict or an OmegaConf node; an unknown key or a value of the wrong type is an error
+        naming ``sim.<field>``."""
+        if not isinstance(values, Mapping):
+            values = dict(values)
+        return build(cls, values, "sim", ignore=("backend", "_target_"))
 
     @property
     def steps_per_turn(self) -> float:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from v4s.envs.scenes.mesh import SceneMesh, load_scene_mesh
+from v4s.envs.scenes.mesh import SceneFileError, SceneMesh, load_scene_mesh
 from v4s.envs.scenes.spec import SceneSpec, resolve_scene
 from v4s.envs.sim import gl
 from v4s.envs.sim.base import (
@@ -31,7 +31,7 @@ from v4s.envs.sim.base import (
     wrap_angle,
     yaw_to_quaternion,
 )
-from v4s.envs.sim.navgrid import NavGrid, NavGridSettings
+from v4s.envs.sim.navgrid import NavGrid, NavGridError, NavGridSettings
 from v4s.envs.sim.renderer import SceneRenderer
 
 #: scenes (mesh + navigation grid) kept per process, so envs that revisit a house skip the reload
@@ -46,7 +46,9 @@ def nav_settings(config: SimConfig) -> NavGridSettings:
 
 
 def load_scene_assets(spec: SceneSpec, config: SimConfig) -> tuple[SceneMesh, NavGrid]:
-    """The scene's mesh and its navigation grid for the agent of ``config`` (kept in a per-process LRU)."""
+    """The scene's mesh and its navigation grid for the agent of ``config`` (kept in a per-process LRU).
+
+    Raises SceneFileError naming the GLB when the agent has nowhere to stand in it."""
     settings = nav_settings(config)
     key = (str(spec.glb), str(spec.semantic), spec.up_axis, os.path.getmtime(spec.glb), repr(settings))
     if key in _scene_cache:
@@ -55,7 +57,14 @@ def load_scene_assets(spec: SceneSpec, config: SimConfig) -> tuple[SceneMesh, Na
     mesh = load_scene_mesh(spec)
     if mesh.metadata is not None and mesh.metadata.floor_height is not None:
         settings.floor_height = mesh.metadata.floor_height
-    grid = NavGrid.from_mesh(mesh.positions, mesh.faces.astype(np.int64), settings)
+    try:
+        grid = NavGrid.from_mesh(mesh.positions, mesh.faces.astype(np.int64), settings)
+    except NavGridError as e:
+        raise SceneFileError(
+            f"{spec.glb}: no navigable area for an agent of radius {config.agent_radius} m and height "
+            f"{config.agent_height} m: {e}. Check the up axis (the scene was read {spec.up_axis}-up; z-up "
+            "scans need SceneSpec(up_axis='z')) and the scale (v4s expects metres), and that the scene has "
+            "a floor") from None
     _scene_cache[key] = (mesh, grid)
     while len(_scene_cache) > SCENE_CACHE_SIZE:
         _scene_cache.popitem(last=False)
@@ -94,13 +103,10 @@ class EmbeddedSim:
         if self._renderer is not None:
             self._renderer.release()
         self._renderer, self._mesh, self._grid, self._spec = renderer, mesh, grid, spec
-        if grid.navigable.any():
-            lo, hi = grid.get_bounds()
-            self._position = grid.snap_point((lo + hi) / 2.0)
-            if np.isnan(self._position[0]):
-                self._position = grid.cell_center(*np.argwhere(grid.navigable)[0])
-        else:
-            self._position = np.zeros(3)
+        lo, hi = grid.get_bounds()  # load_scene_assets saw to it that the grid has navigable cells
+        self._position = grid.snap_point((lo + hi) / 2.0)
+        if np.isnan(self._position[0]):
+            self._position = grid.cell_center(*np.argwhere(grid.navigable)[0])
         self._yaw, self._collided = 0.0, False
 
     @property
@@ -200,7 +206,7 @@ class EmbeddedSim:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise RuntimeError("this EmbeddedSim is closed")
+            raise RuntimeError("this EmbeddedSim is closed: make a new simulator with make_sim()")
 
     def _check_loaded(self) -> None:
         self._check_open()

@@ -754,7 +754,9 @@ class HabitatSim:
             self._spec = None
             raise RuntimeError(f"habitat-sim could not build a navmesh for scene {spec.scene_id!r} ({spec.glb}) "
                                f"with agent radius {self.config.agent_radius} m and height "
-                               f"{self.config.agent_height} m")
+                               f"{self.config.agent_height} m: no navigable area. Check the up axis (the scene "
+                               f"was read {spec.up_axis}-up; z-up scans need SceneSpec(up_axis='z')) and the "
+                               "scale (v4s expects metres), and that the scene has a floor")
 
     def _place_agent_at_start(self) -> None:
         pf = self._sim.pathfinder
@@ -873,7 +875,7 @@ class HabitatSim:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise RuntimeError("this HabitatSim is closed")
+            raise RuntimeError("this HabitatSim is closed: make a new simulator with make_sim()")
 
     def _check_loaded(self) -> None:
         self._check_open()

@@ -36,6 +36,10 @@ _MOVES: tuple[tuple[tuple[int, int], tuple[tuple[int, int], ...]], ...] = (
 SNAP_RADIUS = 2.0
 
 
+class NavGridError(ValueError):
+    """A mesh with no navigable area for the agent: no walkable floor, or none with room for the agent."""
+
+
 @dataclass
 class NavGridSettings:
     """Agent and grid parameters the grid is built for (metres, degrees)."""
@@ -149,7 +153,9 @@ class NavGrid:
     # ------------------------------------------------------------------ building
     @classmethod
     def from_mesh(cls, positions: np.ndarray, faces: np.ndarray, settings: NavGridSettings) -> NavGrid:
-        """Build from world-frame vertices (V, 3) and triangle indices (F, 3)."""
+        """Build from world-frame vertices (V, 3) and triangle indices (F, 3).
+
+        Raises NavGridError when the mesh leaves the agent no navigable cell."""
         s = settings
         tri = positions[faces].astype(np.float64)  # (F, 3, 3)
         normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
@@ -157,7 +163,7 @@ class NavGrid:
         valid = length > 1e-12
         tri, normal = tri[valid], normal[valid] / length[valid, None]
         if len(tri) == 0:
-            raise ValueError("cannot build a navigation grid: the mesh has no triangles with area")
+            raise NavGridError("the mesh has no triangles with area")
         # double-sided: a floor may be wound either way
         walkable = np.abs(normal[:, 1]) >= math.cos(math.radians(s.max_slope))
         spacing = s.cell_size * 0.5
@@ -165,7 +171,8 @@ class NavGrid:
         if level is None:
             walk_y = _sample_triangles(tri[walkable], s.cell_size * 2)[:, 1]
             if len(walk_y) == 0:
-                raise ValueError("cannot build a navigation grid: the mesh has no walkable (upward-facing) surface")
+                raise NavGridError("the mesh has no walkable floor (no upward-facing surface flatter than "
+                                   f"max_slope {s.max_slope} degrees)")
             level = _dominant_floor(walk_y)
         # only geometry near the level matters
         ymin, ymax = tri[:, :, 1].min(axis=1), tri[:, :, 1].max(axis=1)
@@ -208,6 +215,9 @@ class NavGrid:
         clearance = (ndimage.distance_transform_edt(free) - 0.5) * s.cell_size
         clearance = np.maximum(clearance, 0.0).astype(np.float32)
         navigable = free & (clearance >= s.agent_radius)
+        if not navigable.any():
+            raise NavGridError(f"the walkable floor at height {level:.2f} m has no spot {s.agent_radius} m from "
+                               f"every wall and floor edge with {s.agent_height} m of headroom")
         floor_grid = np.where(has_floor, floor, np.nan).reshape(nz, nx).astype(np.float32)
         return cls(navigable, floor_grid, clearance, origin, s, float(level))
 

@@ -11,10 +11,11 @@ settings a task implies; user settings override them. The hydra files in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from v4s.envs.scenes.semantic import OBJECTNAV_CATEGORIES
+from v4s.typed_config import build, require
 
 
 @dataclass
@@ -32,6 +33,20 @@ class DatasetConfig:
     max_tries: int = 300  #: start/goal samples per episode before giving up
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        f = "task.dataset."
+        require(self.episodes_per_scene >= 1, f + "episodes_per_scene", "at least 1", self.episodes_per_scene)
+        require(self.min_geodesic >= 0, f + "min_geodesic", "at least 0 metres", self.min_geodesic)
+        require(self.max_geodesic >= self.min_geodesic, f + "max_geodesic",
+                f"at least min_geodesic ({self.min_geodesic} m)", self.max_geodesic)
+        require(self.min_geodesic_to_euclid_ratio >= 1, f + "min_geodesic_to_euclid_ratio", "at least 1",
+                self.min_geodesic_to_euclid_ratio)
+        require(0 <= self.ratio_sample_rate <= 1, f + "ratio_sample_rate", "in [0, 1]", self.ratio_sample_rate)
+        require(self.max_floor_difference >= 0, f + "max_floor_difference", "at least 0 metres",
+                self.max_floor_difference)
+        require(self.min_island_radius >= 0, f + "min_island_radius", "at least 0 metres", self.min_island_radius)
+        require(self.max_tries >= 1, f + "max_tries", "at least 1", self.max_tries)
+
 
 @dataclass
 class TaskConfig:
@@ -46,27 +61,26 @@ class TaskConfig:
     sim: dict[str, Any] = field(default_factory=dict)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
 
+    def __post_init__(self) -> None:
+        require(self.max_episode_steps >= 1, "task.max_episode_steps", "at least 1", self.max_episode_steps)
+        require(self.success_distance > 0, "task.success_distance", "positive (metres)", self.success_distance)
+        require(self.context_frames >= 1, "task.context_frames", "at least 1", self.context_frames)
+
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> TaskConfig:
-        """Build the config of ``values['name']``, naming any unknown field."""
+        """Build the config of ``values['name']``; an unknown field, a value of the wrong type or out of range
+        is an error naming ``task.<field>``."""
         name = values.get("name")
         if name not in TASK_CONFIGS:
             raise ValueError(f"task.name: unknown task {name!r}; valid tasks are {list(TASK_CONFIGS)}")
         kind = TASK_CONFIGS[name]
-        known = {f.name for f in fields(kind)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"task: unknown field(s) {unknown}; known fields are {sorted(known)}")
         base = kind()
-        kwargs = {k: v for k, v in values.items() if k not in ("sim", "dataset")}
-        sim = {**base.sim, **dict(values.get("sim") or {})}
-        dataset_values = dict(values.get("dataset") or {})
-        dataset_known = {f.name for f in fields(DatasetConfig)}
-        bad = sorted(set(dataset_values) - dataset_known)
-        if bad:
-            raise ValueError(f"task.dataset: unknown field(s) {bad}; known fields are {sorted(dataset_known)}")
-        dataset = DatasetConfig(**{**asdict(base.dataset), **dataset_values})
-        return kind(**kwargs, sim=sim, dataset=dataset)
+        values = dict(values)
+        raw_sim, raw_dataset = values.pop("sim", None) or {}, values.pop("dataset", None) or {}
+        if not isinstance(raw_sim, Mapping) or not isinstance(raw_dataset, Mapping):
+            raise ValueError("task.sim and task.dataset must be mappings of fields")
+        dataset = build(DatasetConfig, {**asdict(base.dataset), **raw_dataset}, "task.dataset")
+        return build(kind, {**values, "sim": {**base.sim, **raw_sim}, "dataset": dataset}, "task")
 
 
 @dataclass
@@ -80,12 +94,18 @@ class ObjectNavConfig(TaskConfig):
     require_centered: bool = False  #: success also needs the object in the central region of the last frame
     center_region: float = 0.5  #: width of that central region, as a share of the frame's width
     instructions: str = "all"  #: "all" instruction templates, or only the "paper" one
-
-    def __post_init__(self) -> None:
-        self.categories = tuple(self.categories)
     sim: dict[str, Any] = field(default_factory=lambda: {
         "turn_angle": 30.0, "sensor_height": 0.88, "hfov": 79.0, "agent_radius": 0.18, "agent_height": 0.88,
         "allow_sliding": False})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.categories = tuple(self.categories)
+        require(self.view_point_radius > 0, "task.view_point_radius", "positive (metres)", self.view_point_radius)
+        require(self.view_point_spacing > 0, "task.view_point_spacing", "positive (metres)", self.view_point_spacing)
+        require(0 <= self.min_view_fraction <= 1, "task.min_view_fraction", "in [0, 1]", self.min_view_fraction)
+        require(0 < self.center_region <= 1, "task.center_region", "in (0, 1]", self.center_region)
+        require(self.instructions in ("all", "paper"), "task.instructions", "'all' or 'paper'", self.instructions)
 
 
 @dataclass
@@ -96,6 +116,11 @@ class PoseNavConfig(TaskConfig):
     sim: dict[str, Any] = field(default_factory=lambda: {
         "turn_angle": 10.0, "sensor_height": 1.25, "hfov": 90.0, "agent_radius": 0.1, "agent_height": 1.5,
         "allow_sliding": True})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.heading_tolerance is None or 0 < self.heading_tolerance <= 180, "task.heading_tolerance",
+                "in (0, 180] degrees, or null", self.heading_tolerance)
 
 
 TASK_CONFIGS: dict[str, type[TaskConfig]] = {"objectnav": ObjectNavConfig, "posenav": PoseNavConfig}

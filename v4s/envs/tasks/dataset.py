@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from v4s.envs.scenes.spec import cache_dir, split_scene_ids
+from v4s.envs.scenes.spec import cache_dir, resolve_scene, split_scene_ids
 from v4s.envs.sim import SimConfig, make_sim
 from v4s.envs.sim.base import MultiGoalShortestPath, PathFinder, Simulator, yaw_to_quaternion
 from v4s.envs.tasks import objectnav, posenav
@@ -31,13 +31,24 @@ from v4s.envs.tasks.episodes import EpisodeDataset, NavigationEpisode, ObjectGoa
 _TASK_STREAM = {"objectnav": 1, "posenav": 2}
 
 
+def nearest_reachable(pathfinder: PathFinder, start: np.ndarray, targets: np.ndarray) -> MultiGoalShortestPath | None:
+    """The shortest path from ``start`` to the nearest of ``targets``, or None when none is reachable (no path,
+    or a non-finite geodesic distance): the rule that both the sampler and the dataset check apply."""
+    if len(targets) == 0:
+        return None
+    path = MultiGoalShortestPath(requested_start=start, requested_ends=list(targets))
+    if not pathfinder.find_path(path) or not math.isfinite(path.geodesic_distance):
+        return None
+    return path
+
+
 def compatible_pair(pathfinder: PathFinder, start: np.ndarray, targets: np.ndarray, rules: DatasetConfig,
                     rng: np.random.Generator) -> tuple[float, float] | None:
     """(geodesic, euclidean) to the geodesically nearest target when the pair passes habitat-lab's rules, else None."""
     if pathfinder.island_radius(start) < rules.min_island_radius:
         return None
-    path = MultiGoalShortestPath(requested_start=start, requested_ends=list(targets))
-    if not pathfinder.find_path(path):
+    path = nearest_reachable(pathfinder, start, targets)
+    if path is None:
         return None
     geodesic = path.geodesic_distance
     if not (rules.min_geodesic <= geodesic <= rules.max_geodesic):
@@ -149,6 +160,40 @@ def generate_dataset(config: TaskConfig, split: str, num_scenes: int, sim: Simul
                           categories=categories)
 
 
+def episode_problems(dataset: EpisodeDataset, sim: Simulator, episodes: list[NavigationEpisode] | None = None,
+                     progress: bool = False) -> dict[str, str]:
+    """What makes episodes of ``dataset`` unrunnable, by episode id: a scene that does not load, a start off the
+    navigable area, no goal, or no goal reachable from the start (by :func:`nearest_reachable`, the sampler's
+    rule). Every scene is loaded once; ``episodes`` defaults to all of them."""
+    episodes = dataset.episodes if episodes is None else episodes
+    problems: dict[str, str] = {}
+    by_scene: dict[str, list[NavigationEpisode]] = {}
+    for episode in episodes:
+        by_scene.setdefault(episode.scene_id, []).append(episode)
+    for scene_id, scene_episodes in tqdm(by_scene.items(), desc="checking episodes", unit="scene",
+                                         disable=not progress):
+        try:
+            sim.load_scene(resolve_scene(scene_id))
+        except (OSError, ValueError, RuntimeError) as e:
+            for episode in scene_episodes:
+                problems[episode.episode_id] = f"scene {scene_id!r} does not load ({e})"
+            continue
+        pathfinder = sim.pathfinder
+        for episode in scene_episodes:
+            start = np.asarray(episode.start_position, dtype=np.float64)
+            targets = episode.goal_positions
+            if not np.all(np.isfinite(start)) or not pathfinder.is_navigable(start):
+                snapped = pathfinder.snap_point(start) if np.all(np.isfinite(start)) else None
+                near = "" if snapped is None or not np.all(np.isfinite(snapped)) else \
+                    f" (the nearest navigable point is {[round(float(v), 3) for v in snapped]})"
+                problems[episode.episode_id] = f"start_position {episode.start_position} is off the navigable area{near}"
+            elif len(targets) == 0:
+                problems[episode.episode_id] = "no goal positions (an ObjectNav goal needs view_points)"
+            elif nearest_reachable(pathfinder, start, targets) is None:
+                problems[episode.episode_id] = "no goal is reachable from start_position (no path on the navmesh)"
+    return problems
+
+
 def dataset_cache_path(config: TaskConfig, split: str, num_scenes: int, sim: SimConfig, backend: str) -> Path:
     """Where the generated dataset of these settings is cached; the name hashes every setting it depends on."""
     relevant = {"task": {k: v for k, v in asdict(config).items()
@@ -184,4 +229,5 @@ def ensure_dataset(config: TaskConfig, split: str, num_episodes: int, sim_config
                                f"(got {size} from {num_scenes} scenes); relax task.dataset rules")
 
 
-__all__ = ["compatible_pair", "dataset_cache_path", "ensure_dataset", "generate_dataset", "task_sim_config"]
+__all__ = ["compatible_pair", "dataset_cache_path", "ensure_dataset", "episode_problems", "generate_dataset",
+           "nearest_reachable", "task_sim_config"]
