@@ -14,6 +14,7 @@ import pytest
 import trimesh
 
 from v4s.envs.scenes import procedural as P
+from v4s.envs.scenes.procedural.layout import _connected
 from v4s.envs.scenes.semantic import OBJECTNAV_CATEGORIES, load_semantic
 from v4s.envs.scenes.spec import house_id
 
@@ -162,7 +163,7 @@ def test_doors_form_a_connected_plan(houses):
         lay = h.layout
         n = len(lay.rooms_u)
         assert len(lay.doors) >= n - 1
-        assert P._connected(n, [d.rooms for d in lay.doors])
+        assert _connected(n, [d.rooms for d in lay.doors])
         for d in lay.doors:
             assert 0.9 - 1e-9 <= (d.hi - d.lo) * P.UNIT <= 1.1 + 1e-9
 
