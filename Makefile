@@ -6,13 +6,13 @@ PY := $(VENV)/bin/python
 # has on disk, while a bare `torch` would pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup bench results bench-sim bench-throughput test gpu-wheels clean
+.PHONY: setup bench results bench-sim bench-throughput bench-parity test test-habitat gpu-wheels clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[model,dev]'
 	touch $@
 
 setup: $(VENV)/.installed
@@ -46,6 +46,32 @@ bench-throughput: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# The habitat-sim backend against the real habitat-sim 0.2.2: HABITAT_VENV is made with the test harness
+# ../shared/habitat-sim/install.sh (Python 3.13, llvmpipe; about 2 minutes), and gets v4s without torch (the
+# world side: envs, tasks, the bench with the baseline agents). It runs every test marked `habitat` (the
+# contract suite, the backend's tests, the env, oracle and bench cases of the habitat backend), and fails
+# if any of them is skipped. With conda's habitat-sim instead: make test-habitat HABITAT_VENV=$CONDA_PREFIX
+HABITAT_SIM ?= ../shared/habitat-sim
+HABITAT_VENV ?= .venv-habitat
+HPY := $(HABITAT_VENV)/bin/python
+# the test modules that import torch (v4s[model]), which this venv has not: not collected there
+TORCH_TESTS = tests/model tests/planner tests/agent/test_video_agent.py tests/experiments/test_train.py \
+	tests/experiments/test_eval_video.py tests/experiments/test_gen_data.py
+
+$(HABITAT_VENV)/.installed: pyproject.toml
+	@test -x $(HPY) || test -f $(HABITAT_SIM)/install.sh || { echo "test-habitat: no habitat-sim: \
+	$(HABITAT_SIM)/install.sh (the test harness) is not here; give HABITAT_VENV=<an env with habitat-sim>"; exit 2; }
+	test -x $(HPY) || bash $(HABITAT_SIM)/install.sh $(HABITAT_VENV)
+	$(HPY) -m pip install -q -e '.[dev]'
+	touch $@
+
+test-habitat: $(HABITAT_VENV)/.installed
+	$(HPY) -m pytest -q -p no:cacheprovider -m habitat --require-habitat tests $(addprefix --ignore=,$(TORCH_TESTS))
+
+# steps/s, depth, geodesic distances and oracle success of the same episodes on both backends (JSON)
+bench-parity: $(HABITAT_VENV)/.installed
+	$(HPY) benchmarks/backend_parity.py
 
 # wheels and EGL libraries for scripts/gpu_train.sh on a lent GPU machine (Python 3.12, no network there)
 GPU_WHEELS = diffusers gymnasium farama-notifications trimesh moderngl glcontext hydra-core omegaconf \

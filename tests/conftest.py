@@ -29,10 +29,49 @@ def scene_cache(tmp_path_factory):
         os.environ["V4S_CACHE"] = old
 
 
+NO_HABITAT = "habitat-sim is not installed (it ships through conda only; see environment.yml)"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--require-habitat", action="store_true",
+                     help="fail, not skip, where habitat-sim is missing, and fail the run if any test was skipped "
+                          "(make test-habitat)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark ``habitat`` every test that runs on habitat-sim: the ``backend`` fixture's habitat cases and the
+    tests that ask for the ``habitat`` fixture (``pytest -m habitat`` selects them all)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if "habitat" in item.fixturenames or (callspec is not None and callspec.params.get("backend") == "habitat"):
+            item.add_marker(pytest.mark.habitat)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter is not None else 0
+    if session.config.getoption("--require-habitat") and skipped and exitstatus == pytest.ExitCode.OK:
+        reporter.write_line(f"--require-habitat: {skipped} test(s) were skipped; every habitat test must run")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _need_habitat(config) -> None:
+    if not habitat_available():
+        if config.getoption("--require-habitat"):
+            pytest.fail(f"{NO_HABITAT}, and --require-habitat was given")
+        pytest.skip(NO_HABITAT)
+
+
+@pytest.fixture
+def habitat(request) -> None:
+    """For tests that run the real habitat-sim: skipped where it is not installed."""
+    _need_habitat(request.config)
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> str:
-    if request.param == "habitat" and not habitat_available():
-        pytest.skip("habitat-sim is not installed (it ships through conda only; see environment.yml)")
+    if request.param == "habitat":
+        _need_habitat(request.config)
     return request.param
 
 

@@ -30,8 +30,8 @@ def _run(env: NavEnv, agent, episode_id: str, check_pose: bool = False) -> dict:
 
 
 @pytest.mark.parametrize("task", ["objectnav", "posenav"])
-def test_oracle_succeeds_on_shortest_paths(task):
-    env = NavEnv(task, split="val", num_episodes=5)
+def test_oracle_succeeds_on_shortest_paths(task, backend):  # planning with the backend's own pathfinder
+    env = NavEnv(task, split="val", num_episodes=5, backend=backend)
     agent = OracleAgent.for_env(env)
     env.reset(seed=0)
     for i, episode in enumerate(env.dataset.episodes[:5]):

@@ -1,8 +1,9 @@
-"""The habitat-sim backend: what runs without habitat-sim (import, install hint, the semantic
-export, the pathfinder wrapper, observation conversion), plus a live check where it is installed.
+"""The habitat-sim backend: what runs without habitat-sim (import, install hint, version guards, the
+render device, the semantic export, the pathfinder wrapper, observation conversion, the habitat API on
+a strict stand-in), and the real habitat-sim where it is installed.
 
 The behaviour shared with the embedded backend is in test_sim_contract.py, which runs against
-HabitatSim too wherever habitat-sim can be imported.
+HabitatSim too wherever habitat-sim can be imported; ``make test-habitat`` runs all of it there.
 """
 
 from __future__ import annotations
@@ -13,26 +14,40 @@ import math
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import trimesh
+from conftest import HOUSE_ID
 
 from v4s.envs.scenes.semantic import SceneMetadata, SceneObject
 from v4s.envs.scenes.spec import SceneSpec, resolve_scene
-from v4s.envs.sim import InvalidActionError, MultiGoalShortestPath, NotNavigableError, ShortestPath, SimConfig, make_sim
+from v4s.envs.sim import (
+    InvalidActionError,
+    MultiGoalShortestPath,
+    NotNavigableError,
+    PathFinder,
+    ShortestPath,
+    SimConfig,
+    make_sim,
+    scene_pathfinder,
+)
 from v4s.envs.sim import habitat as hab
+from v4s.envs.sim.habitat import export
 
-NO_HABITAT = "habitat-sim is not installed (it ships through conda only: see environment.yml)"
+pytestmark = pytest.mark.habitat  # the backend's own tests: make test-habitat runs every one
+
+Z_UP, Z_UP_FRONT = (0.0, 0.0, 1.0), (0.0, 1.0, 0.0)  #: habitat's frame for z-up scans
 
 
 def _block(size, center) -> trimesh.Trimesh:
     return trimesh.creation.box(size).apply_translation(center)
 
 
-def _write_scene(out: Path, up_axis: str = "y") -> tuple[SceneSpec, dict[int, np.ndarray]]:
+def _write_scene(out: Path, z_up: bool = False) -> tuple[SceneSpec, dict[int, np.ndarray]]:
     """A floor, a wall and three labelled objects (ids 3, 12 and 40000, one nested under a
     transformed parent node) as a real GLB + semantic json. Returns the spec and each object's
     world-frame (y-up) AABB."""
@@ -45,12 +60,12 @@ def _write_scene(out: Path, up_axis: str = "y") -> tuple[SceneSpec, dict[int, np
     # a plant whose geometry sits in its node's local frame, moved by the node transform
     scene.add_geometry(_block([0.3, 0.6, 0.3], [0, 0.3, 0]), node_name="object_40000_plant", geom_name="plant",
                        transform=trimesh.transformations.translation_matrix([1.5, 0.0, 1.5]))
-    if up_axis == "z":  # store the same house z-up, as scans are: (x, y, z)_y-up = (x, z, -y)_z-up
+    if z_up:  # store the same house z-up, as scans are: (x, y, z)_y-up = (x, z, -y)_z-up
         scene.apply_transform(trimesh.transformations.rotation_matrix(math.pi / 2, [1, 0, 0]))
     glb = out / "tiny.glb"
     glb.write_bytes(scene.export(file_type="glb"))
     loaded = trimesh.load(str(glb), force="scene", process=False)
-    to_y_up = np.eye(4) if up_axis == "y" else trimesh.transformations.rotation_matrix(-math.pi / 2, [1, 0, 0])
+    to_y_up = trimesh.transformations.rotation_matrix(-math.pi / 2, [1, 0, 0]) if z_up else np.eye(4)
     objects, boxes = [], {}
     for oid, node, category, room in [(3, "object_0003_chair", "chair", 0), (12, "object_0012_bed", "bed", 1),
                                       (40000, "object_40000_plant", "plant", -1)]:
@@ -63,7 +78,8 @@ def _write_scene(out: Path, up_axis: str = "y") -> tuple[SceneSpec, dict[int, np
     semantic = out / "tiny.semantic.json"
     SceneMetadata(scene_id="tiny", objects=objects, floor_height=0.0,
                   generator={"name": "v4s.test", "version": 1}).save(semantic)
-    return SceneSpec(scene_id="tiny", glb=glb, semantic=semantic, up_axis=up_axis), boxes
+    frame = {"up": Z_UP, "front": Z_UP_FRONT} if z_up else {}
+    return SceneSpec(scene_id="tiny", glb=glb, semantic=semantic, **frame), boxes
 
 
 def _srgb_int(linear: np.ndarray) -> np.ndarray:
@@ -75,7 +91,8 @@ def _srgb_int(linear: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- without habitat-sim
 def test_module_imports_without_habitat_sim(monkeypatch):
     monkeypatch.setitem(sys.modules, "habitat_sim", None)  # makes `import habitat_sim` fail
-    monkeypatch.delitem(sys.modules, "v4s.envs.sim.habitat", raising=False)
+    for name in [m for m in sys.modules if m.startswith("v4s.envs.sim.habitat")]:
+        monkeypatch.delitem(sys.modules, name)
     module = importlib.import_module("v4s.envs.sim.habitat")
     assert hasattr(module, "HabitatSim") and hasattr(module, "export_habitat_semantics")
 
@@ -90,13 +107,50 @@ def test_constructing_without_habitat_sim_explains_the_conda_install(monkeypatch
         assert "environment.yml" in message
 
 
+# ---------------------------------------------------------------- versions
+@pytest.mark.parametrize("text, islands", [("0.2.2a2", False), ("0.2.2", False), ("0.2.5", False),
+                                           ("0.3.0", True), ("0.3.3", True)])
+def test_version_guards_follow_habitat_sim_version(text, islands):
+    version = hab.HabitatVersion.parse(text)
+    assert version.has_islands is islands
+    assert version.has_closest_end_point_index is islands and version.has_include_static_objects is islands
+
+
+@pytest.mark.parametrize("text", ["0.1.7", "0.2.1", "nightly"])
+def test_an_unsupported_habitat_sim_is_named(text):
+    with pytest.raises(ImportError, match=rf"{text}.*0\.2\.2"):
+        hab.HabitatVersion.parse(text)
+
+
+# ---------------------------------------------------------------- the render device
+def test_the_render_device_without_cuda_is_habitats_default_egl_device(monkeypatch):
+    monkeypatch.delenv("HSIM_DISABLE_CUDA_DEVICE", raising=False)
+    assert hab.habitat_gpu_device(0, set()) == -1  # CPU machine: llvmpipe, not "no EGL device for CUDA device 0"
+    assert hab.habitat_gpu_device(0, None) == -1  # no libEGL at all: let habitat-sim say what is missing
+    assert hab.habitat_gpu_device(-1, set()) == -1
+    assert hab.habitat_gpu_device(0, {0, 1}) == 0 and hab.habitat_gpu_device(1, {0, 1}) == 1
+    with pytest.raises(ValueError, match=r"sim.gpu_device_id=2: .*CUDA devices with EGL: \[0, 1\]"):
+        hab.habitat_gpu_device(2, {0, 1})
+    with pytest.raises(ValueError, match=r"sim.gpu_device_id=1: .*none.*0 or -1"):
+        hab.habitat_gpu_device(1, set())
+    monkeypatch.setenv("HSIM_DISABLE_CUDA_DEVICE", "1")  # a build that picks EGL devices by index
+    assert hab.habitat_gpu_device(1, set()) == 1
+
+
+def test_egl_devices_are_asked_for_real(monkeypatch):
+    monkeypatch.delenv("HSIM_DISABLE_CUDA_DEVICE", raising=False)
+    found = hab.egl_cuda_devices()  # this machine's libEGL; no NVIDIA GPU gives an empty set
+    assert found is None or (isinstance(found, set) and all(isinstance(d, int) and d >= 0 for d in found))
+    assert hab.habitat_gpu_device(0, found) in ({0} if found and 0 in found else {-1})
+
+
 # ---------------------------------------------------------------- semantic colours
 def test_semantic_colours_are_distinct_and_survive_habitats_srgb_conversion():
     ids = np.arange(hab.MAX_SEMANTIC_ID + 1)
     colors = np.array([hab.semantic_color(i) for i in ids])
     assert colors[0] == 0 and len(np.unique(colors)) == len(ids)
     # float COLOR_0 as written -> Magnum toSrgb<UnsignedByte> -> the same 0xRRGGBB for every id
-    linear = hab._srgb8_to_linear(hab._color_bytes(colors))
+    linear = export._srgb8_to_linear(export._color_bytes(colors))
     assert linear.dtype == np.float32
     np.testing.assert_array_equal(_srgb_int(linear), colors)
     with pytest.raises(ValueError, match="16-bit"):
@@ -137,7 +191,7 @@ def test_export_writes_semantic_mesh_descriptor_and_stage(tmp_path):
     assert config["semantic_descriptor_filename"] == "tiny.semantic.txt"
     assert config["has_semantic_textures"] is False
     assert config["semantic_up"] == [0.0, 1.0, 0.0] and config["semantic_front"] == [0.0, 0.0, -1.0]
-    assert "nav_asset" not in config
+    assert config["scale"] == [1.0, 1.0, 1.0] and config["origin"] == [0.0, 0.0, 0.0]
 
     descriptor = hab.parse_hm3d_descriptor((tmp_path / "tiny.semantic.txt").read_text())
     assert descriptor == {3: (hab.semantic_color(3), "chair", 0), 12: (hab.semantic_color(12), "bed", 1),
@@ -169,7 +223,7 @@ def test_semantic_glb_parses_back_with_trimesh(tmp_path):
 
 
 def test_z_up_scene_keeps_its_frame_for_rendering_and_semantics_in_world_frame(tmp_path):
-    spec, boxes = _write_scene(tmp_path, up_axis="z")
+    spec, boxes = _write_scene(tmp_path, z_up=True)
     config = json.loads(hab.export_habitat_semantics(spec).read_text())
     assert config["up"] == [0.0, 0.0, 1.0] and config["front"] == [0.0, 1.0, 0.0]  # habitat's z-up frame
     assert config["semantic_up"] == [0.0, 1.0, 0.0]  # the semantic mesh is written y up
@@ -202,18 +256,32 @@ def test_export_only_rewrites_missing_or_stale_files(tmp_path):
     assert all(p.stat().st_mtime > old for p in outputs)
 
 
-def test_navmesh_beside_the_glb_is_referenced(tmp_path):
+def test_a_shipped_navmesh_is_not_named_and_a_users_stage_config_is_not_touched(tmp_path):
     spec, _ = _write_scene(tmp_path)
-    (tmp_path / "tiny.navmesh").write_bytes(b"not checked here")
-    config = json.loads(hab.export_habitat_semantics(spec).read_text())
-    assert config["nav_asset"] == "tiny.navmesh"
+    (tmp_path / "tiny.navmesh").write_bytes(b"built for another agent")
+    users = tmp_path / "tiny.stage_config.json"
+    users.write_text('{"render_asset": "tiny.glb", "up": [0, 1, 0], "front": [0, 0, -1], "requires_lighting": true}')
+    for stage in (hab.export_habitat_semantics(spec), hab.write_stage_config(replace(spec, semantic=None))):
+        config = json.loads(stage.read_text())
+        assert "nav_asset" not in config and stage != users  # the backend builds the navmesh for its agent
+    assert json.loads(users.read_text())["requires_lighting"] is True
+
+
+def test_collision_mesh_and_scale_reach_the_stage(tmp_path):
+    spec, _ = _write_scene(tmp_path)
+    collision = tmp_path / "tiny_collision.glb"
+    collision.write_bytes(spec.glb.read_bytes())
+    scaled = replace(spec, semantic=None, collision=collision, scale=(0.01, 0.01, 0.01))
+    config = json.loads(hab.write_stage_config(scaled).read_text())
+    assert config["render_asset"] == "tiny.glb" and config["collision_asset"] == "tiny_collision.glb"
+    assert config["scale"] == [0.01, 0.01, 0.01]
 
 
 def test_read_only_scene_directory_exports_to_the_cache(tmp_path, monkeypatch):
     spec, _ = _write_scene(tmp_path / "dataset")
     monkeypatch.setenv("V4S_CACHE", str(tmp_path / "cache"))
     real_access = os.access
-    monkeypatch.setattr(hab.os, "access", lambda p, mode: False if Path(p) == tmp_path / "dataset"
+    monkeypatch.setattr(export.os, "access", lambda p, mode: False if Path(p) == tmp_path / "dataset"
                         else real_access(p, mode))
     stage = hab.export_habitat_semantics(spec)
     assert stage.parent.parent == tmp_path / "cache" / "habitat"
@@ -225,10 +293,12 @@ def test_read_only_scene_directory_exports_to_the_cache(tmp_path, monkeypatch):
 
 def test_scene_without_semantics_gets_a_stage_config_only(tmp_path):
     spec, _ = _write_scene(tmp_path)
-    plain = SceneSpec(scene_id="tiny", glb=spec.glb, semantic=None, up_axis="z")
+    plain = SceneSpec(scene_id="tiny", glb=spec.glb, semantic=None, up=Z_UP, front=Z_UP_FRONT)
     with pytest.raises(ValueError, match="no .semantic.json"):
         hab.export_habitat_semantics(plain)
-    config = json.loads(hab.write_stage_config(plain).read_text())
+    stage = hab.write_stage_config(plain)
+    assert stage == tmp_path / "tiny.v4s.stage_config.json"
+    config = json.loads(stage.read_text())
     assert config["render_asset"] == "tiny.glb" and config["up"] == [0.0, 0.0, 1.0]
     assert "semantic_asset" not in config
 
@@ -254,7 +324,7 @@ def test_generated_house_exports(tmp_path):
     assert set(np.unique(mesh["object_ids"]).tolist()) == json_ids | {0}
 
 
-# ---------------------------------------------------------------- pathfinder wrapper (fake habitat)
+# ---------------------------------------------------------------- pathfinder wrapper (habitat's API, stood in)
 class _FakePath:
     def __init__(self):
         self.requested_start = None
@@ -264,65 +334,139 @@ class _FakePath:
         self.geodesic_distance = math.inf
 
 
-class _FakeMultiPath(_FakePath):
+class _FakeMultiPath02(_FakePath):
+    """0.2's MultiGoalShortestPath: no closest_end_point_index."""
+
+
+class _FakeMultiPath03(_FakePath):
     def __init__(self):
         super().__init__()
         self.closest_end_point_index = -1
 
 
-class _FakePathFinder:
-    """Straight lines on the plane y = 0 within |x|, |z| <= 2; habitat's shapes (float32 arrays)."""
+#: the stand-in navmesh's islands: (centre x, half size, height y, island radius)
+_ISLANDS = ((0.0, 2.0, 0.0, 2.0 * math.sqrt(2.0)), (5.0, 0.3, 0.7, 0.3 * math.sqrt(2.0)))
+
+
+class _FakePathFinder02:
+    """habitat-sim 0.2's PathFinder on two islands: the floor (|x|, |z| <= 2 at y = 0) and a table top
+    (|x - 5|, |z| <= 0.3 at y = 0.7), as habitat-sim makes of furniture; straight paths within an island.
+    habitat's shapes: float32 arrays in and out."""
 
     is_loaded = True
-    navigable_area = 16.0
+    navigable_area = 16.36
 
-    def _ok(self, p) -> bool:
-        return abs(p[0]) <= 2 and abs(p[2]) <= 2 and abs(p[1]) < 0.5
+    def __init__(self):
+        self._rng = np.random.default_rng(0)
+        self.saved: list[str] = []
+        self.loaded: list[str] = []
+        self.nav_mesh_settings = None
+
+    def _island(self, p) -> int | None:
+        for i, (cx, half, y, _) in enumerate(_ISLANDS):
+            if abs(p[0] - cx) <= half + 1e-6 and abs(p[2]) <= half + 1e-6 and abs(p[1] - y) < 0.5:
+                return i
+        return None
 
     def is_navigable(self, pt, max_y_delta=0.5):
         assert isinstance(pt, np.ndarray) and pt.dtype == np.float32
-        return self._ok(pt)
-
-    def snap_point(self, pt):
-        return np.array([np.clip(pt[0], -2, 2), 0.0, np.clip(pt[2], -2, 2)], dtype=np.float32)
-
-    def get_bounds(self):
-        return np.array([-2, 0, -2], dtype=np.float32), np.array([2, 0, 2], dtype=np.float32)
-
-    def try_step(self, start, end):
-        return end
-
-    def try_step_no_sliding(self, start, end):
-        return end
+        return self._island(pt) is not None
 
     def island_radius(self, pt):
-        return 2.0 * np.sqrt(2.0)
+        i = self._island(pt)
+        return 0.0 if i is None else _ISLANDS[i][3]
+
+    def _snap_to(self, pt, i):
+        cx, half, y, _ = _ISLANDS[i]
+        return np.array([np.clip(pt[0], cx - half, cx + half), y, np.clip(pt[2], -half, half)], dtype=np.float32)
+
+    def snap_point(self, pt):
+        snaps = [self._snap_to(pt, i) for i in range(len(_ISLANDS))]
+        return min(snaps, key=lambda s: float(np.linalg.norm(s - pt)))
+
+    def seed(self, new_seed):
+        self._rng = np.random.default_rng(new_seed)
+
+    def get_random_navigable_point(self, max_tries=10):
+        i = int(self._rng.random() < 0.3)  # a third of the draws land on the table
+        cx, half, y, _ = _ISLANDS[i]
+        x, z = self._rng.uniform(-half, half, 2)
+        return np.array([cx + x, y, z], dtype=np.float32)
+
+    def build_navmesh_vertices(self):
+        return [np.array([cx + sx * half, y, sz * half], dtype=np.float32)
+                for cx, half, y, _ in _ISLANDS for sx in (-1, 1) for sz in (-1, 1)]
+
+    def get_bounds(self):
+        return np.array([-2, 0, -2], dtype=np.float32), np.array([5.3, 0.7, 2], dtype=np.float32)
+
+    def try_step(self, start, end):
+        assert start.dtype == end.dtype == np.float32
+        return self._snap_to(end, self._island(start))
+
+    def try_step_no_sliding(self, start, end):
+        return self.try_step(start, end)
 
     def get_topdown_view(self, meters_per_pixel, height):
         n = int(4 / meters_per_pixel)
-        return np.ones((n, n), dtype=bool)
+        return np.ones((n, n), dtype=np.uint8)
+
+    def distance_to_closest_obstacle(self, pt, max_search_radius=2.0):
+        return 2.0 - max(abs(pt[0]), abs(pt[2]))
 
     def find_path(self, path):
-        ends = [path.requested_end] if isinstance(path, _FakePath) and not isinstance(path, _FakeMultiPath) \
-            else list(path.requested_ends)
+        multi = not hasattr(path, "requested_end") or path.requested_end is None
+        ends = list(path.requested_ends) if multi else [path.requested_end]
         start = path.requested_start
-        if not self._ok(start):
-            return False
-        reachable = [(float(np.linalg.norm(e - start)), i) for i, e in enumerate(ends) if self._ok(e)]
+        island = self._island(start)
+        reachable = [(float(np.linalg.norm(e - start)), i) for i, e in enumerate(ends)
+                     if island is not None and self._island(e) == island]
         if not reachable:
             return False
         dist, i = min(reachable)
         path.points = [start.copy(), ends[i].copy()]
         path.geodesic_distance = dist
-        if isinstance(path, _FakeMultiPath):
+        if hasattr(path, "closest_end_point_index"):
             path.closest_end_point_index = i
         return True
 
+    def save_nav_mesh(self, path):
+        Path(path).write_bytes(b"navmesh")
+        self.saved.append(str(path))
+        return True
 
-@pytest.fixture
-def fake_pathfinder():
-    fake_hsim = SimpleNamespace(ShortestPath=_FakePath, MultiGoalShortestPath=_FakeMultiPath)
-    return hab.HabitatPathFinder(_FakePathFinder(), fake_hsim)
+    def load_nav_mesh(self, path):
+        self.loaded.append(str(path))
+        return Path(path).is_file()
+
+
+class _FakePathFinder03(_FakePathFinder02):
+    """0.3's PathFinder: islands by index."""
+
+    num_islands = len(_ISLANDS)
+
+    def island_radius(self, pt=None, island_index=None):
+        return _ISLANDS[island_index][3] if island_index is not None else super().island_radius(pt)
+
+    def get_random_navigable_point(self, max_tries=10, island_index=-1):
+        while True:
+            p = super().get_random_navigable_point(max_tries)
+            if island_index == -1 or self._island(p) == island_index:
+                return p
+
+    def snap_point(self, point, island_index=-1):
+        return super().snap_point(point) if island_index == -1 else self._snap_to(point, island_index)
+
+
+#: the stand-ins by habitat-sim version
+_FAKES = {"0.2.2a2": (_FakePathFinder02, _FakeMultiPath02), "0.3.3": (_FakePathFinder03, _FakeMultiPath03)}
+
+
+@pytest.fixture(params=sorted(_FAKES))
+def fake_pathfinder(request):
+    finder, multi = _FAKES[request.param]
+    fake_hsim = SimpleNamespace(ShortestPath=_FakePath, MultiGoalShortestPath=multi)
+    return hab.HabitatPathFinder(finder(), fake_hsim, hab.HabitatVersion.parse(request.param))
 
 
 def test_pathfinder_wrapper_converts_our_paths(fake_pathfinder):
@@ -332,15 +476,18 @@ def test_pathfinder_wrapper_converts_our_paths(fake_pathfinder):
     assert all(p.dtype == np.float64 and p.shape == (3,) for p in path.points)
     multi = MultiGoalShortestPath(requested_start=np.zeros(3),
                                   requested_ends=[np.array([1.5, 0, 1.5]), np.array([0.0, 0, 1.0]),
-                                                  np.array([9.0, 0, 9.0])])
-    assert pf.find_path(multi)
+                                                  np.array([5.0, 0.7, 0.0])])
+    assert pf.find_path(multi)  # 0.3 says which end it reached; for 0.2 the wrapper works it out
     assert multi.closest_end_point_index == 1 and multi.geodesic_distance == pytest.approx(1.0)
-    lost = ShortestPath(requested_start=np.zeros(3), requested_end=np.array([9.0, 0.0, 9.0]))
+    lost = ShortestPath(requested_start=np.zeros(3), requested_end=np.array([5.0, 0.7, 0.0]))  # another island
     assert not pf.find_path(lost) and math.isinf(lost.geodesic_distance) and lost.points == []
+    with pytest.raises(ValueError, match="requested_start"):
+        pf.find_path(ShortestPath(requested_end=np.zeros(3)))
 
 
-def test_pathfinder_wrapper_geodesic_and_pass_through(fake_pathfinder):
+def test_pathfinder_wrapper_queries_take_lists_and_give_float64(fake_pathfinder):
     pf = fake_pathfinder
+    assert isinstance(pf, PathFinder)  # every method of the protocol is the wrapper's own, not forwarded
     assert pf.geodesic_distance([0, 0, 0], [0, 0, 2]) == pytest.approx(2.0)
     assert pf.geodesic_distance([0, 0, 0], [[0, 0, 2], [1, 0, 0]]) == pytest.approx(1.0)
     assert math.isinf(pf.geodesic_distance([0, 0, 0], [30, 0, 30]))
@@ -349,14 +496,42 @@ def test_pathfinder_wrapper_geodesic_and_pass_through(fake_pathfinder):
     snapped = pf.snap_point([3, 0.2, 0])
     assert snapped.dtype == np.float64 and snapped.tolist() == [2.0, 0.0, 0.0]
     lo, hi = pf.get_bounds()
-    assert lo.dtype == np.float64 and hi.tolist() == [2.0, 0.0, 2.0]
-    assert pf.navigable_area == 16.0 and pf.is_loaded
-    np.testing.assert_array_equal(pf.try_step([0, 0, 0], [1, 0, 0]), [1, 0, 0])  # passed through untouched
-    from v4s.envs.sim.base import PathFinder
+    assert lo.dtype == np.float64 and hi.tolist() == pytest.approx([5.3, 0.7, 2.0])
+    assert pf.navigable_area == pytest.approx(16.36) and pf.is_loaded
+    for step in (pf.try_step, pf.try_step_no_sliding):  # lists in, habitat's float32 through, float64 out
+        end = step([0, 0, 0], [3, 0, 0])
+        assert end.dtype == np.float64 and end.tolist() == [2.0, 0.0, 0.0]
+    assert pf.island_radius([1, 0, 1]) == pytest.approx(2 * math.sqrt(2)) and pf.island_radius([9, 0, 9]) == 0.0
+    view = pf.get_topdown_view(0.5, 0.0)
+    assert view.dtype == bool and view.shape == (8, 8)
+    assert pf.distance_to_closest_obstacle(np.zeros(3, np.float32)) == 2.0  # the rest passes through
 
-    assert isinstance(pf, PathFinder)
-    with pytest.raises(ValueError, match="requested_start"):
-        pf.find_path(ShortestPath(requested_end=np.zeros(3)))
+
+def test_random_points_and_placement_stay_on_the_agents_island(fake_pathfinder):
+    pf = fake_pathfinder
+    raw = pf.habitat_pathfinder
+    raw.seed(1)
+    assert any(p[1] > 0.5 for p in (raw.get_random_navigable_point() for _ in range(50)))  # habitat's own: both
+    pf.seed(1)
+    points = np.array([pf.get_random_navigable_point() for _ in range(200)])
+    assert points.dtype == np.float64 and np.all(points[:, 1] == 0.0) and np.all(np.abs(points[:, 0]) <= 2)
+    pf.seed(1)
+    np.testing.assert_array_equal(points[:20], [pf.get_random_navigable_point() for _ in range(20)])  # seeded
+    table = [5.0, 0.7, 0.0]
+    assert pf.is_navigable(table) and raw.snap_point(np.float32(table))[1] == pytest.approx(0.7)  # habitat's own
+    snapped = pf.snap_point(table)  # onto the agent's island: the floor's edge nearest the table
+    assert snapped.dtype == np.float64 and snapped.tolist() == pytest.approx([2.0, 0.0, 0.0])
+    assert pf.snap_point([1.0, 0.3, 1.0]).tolist() == [1.0, 0.0, 1.0]  # on the floor already
+
+
+def test_a_navmesh_of_other_islands_only_is_named():
+    class TableTops(_FakePathFinder02):
+        def get_random_navigable_point(self, max_tries=10):
+            return np.array([5.0, 0.7, 0.0], dtype=np.float32)
+
+    pf = hab.HabitatPathFinder(TableTops(), SimpleNamespace(), hab.HabitatVersion.parse("0.2.2"))
+    with pytest.raises(RuntimeError, match="agent's island"):
+        pf.get_random_navigable_point()
 
 
 # ---------------------------------------------------------------- observation conversion
@@ -391,7 +566,7 @@ def test_objects_from_a_habitat_semantic_scene():
     np.testing.assert_allclose(objects[1].aabb, [[0.8, 0.0, 0.8], [1.2, 1.0, 1.2]])
 
 
-# ---------------------------------------------------------------- HabitatSim on a strict fake habitat_sim
+# ---------------------------------------------------------------- HabitatSim on a strict stand-in for habitat_sim
 class _Strict:
     """Only the attributes habitat-sim's bindings define (SimBindings.cpp, SensorBindings.cpp,
     ShortestPathBindings.cpp, agent/agent.py) may be set: a misspelt name fails here."""
@@ -408,7 +583,7 @@ class _SimulatorConfiguration(_Strict):
     _fields = ("scene_dataset_config_file", "scene_id", "random_seed", "default_agent_id", "gpu_device_id",
                "allow_sliding", "create_renderer", "frustum_culling", "enable_physics", "use_semantic_textures",
                "physics_config_file", "override_scene_light_defaults", "scene_light_setup", "load_semantic_mesh",
-               "force_separate_semantic_scene_graph", "requires_textures", "navmesh_settings", "enable_hbao")
+               "force_separate_semantic_scene_graph", "requires_textures")
 
 
 class _CameraSensorSpec(_Strict):
@@ -416,19 +591,20 @@ class _CameraSensorSpec(_Strict):
                "resolution", "gpu2gpu_transfer", "channels", "clear_color", "hfov", "ortho_scale")
 
 
-class _NavMeshSettings(_Strict):
+class _NavMeshSettings02(_Strict):
     _fields = ("cell_size", "cell_height", "agent_height", "agent_radius", "agent_max_climb", "agent_max_slope",
                "region_min_size", "region_merge_size", "edge_max_len", "edge_max_error", "verts_per_poly",
                "detail_sample_dist", "detail_sample_max_error", "filter_low_hanging_obstacles",
-               "filter_ledge_spans", "filter_walkable_low_height_spans", "include_static_objects")
+               "filter_ledge_spans", "filter_walkable_low_height_spans")
 
     def set_defaults(self):
         for k, v in dict(cell_size=0.05, cell_height=0.2, agent_height=1.5, agent_radius=0.1, agent_max_climb=0.2,
-                         agent_max_slope=45.0, include_static_objects=False).items():
+                         agent_max_slope=45.0).items():
             setattr(self, k, v)
 
-    def __eq__(self, other):
-        return {k: getattr(self, k, None) for k in self._fields} == {k: getattr(other, k, None) for k in self._fields}
+
+class _NavMeshSettings03(_NavMeshSettings02):
+    _fields = (*_NavMeshSettings02._fields, "include_static_objects")
 
 
 class _AgentConfiguration(_Strict):
@@ -460,11 +636,11 @@ class _FakeAgent:
 
 class _FakeSimulator:
     instances: list = []
+    pathfinder_class: type = _FakePathFinder02
 
     def __init__(self, config):
         self.config, self.closed, self.reconfigured, self.recomputed = config, [], 0, []
-        self.pathfinder = _FakePathFinder()
-        self.pathfinder.nav_mesh_settings = None
+        self.pathfinder = self.pathfinder_class()
         self.agent = _FakeAgent()
         self.semantic_scene = SimpleNamespace(objects=[])
         _FakeSimulator.instances.append(self)
@@ -472,9 +648,9 @@ class _FakeSimulator:
     def reconfigure(self, config):
         self.config, self.reconfigured = config, self.reconfigured + 1
 
-    def recompute_navmesh(self, pathfinder, settings):
-        self.recomputed.append(settings)
-        pathfinder.nav_mesh_settings = settings
+    def recompute_navmesh(self, pathfinder, navmesh_settings, *include_static_objects):
+        assert len(include_static_objects) <= (1 if self.pathfinder_class is _FakePathFinder02 else 0)
+        self.recomputed.append(navmesh_settings)
         return True
 
     def get_agent(self, agent_id):
@@ -496,12 +672,18 @@ class _FakeSimulator:
         self.closed.append(destroy)
 
 
-@pytest.fixture
-def fake_habitat(monkeypatch):
+@pytest.fixture(params=sorted(_FAKES))
+def fake_habitat(request, monkeypatch):
+    """A stand-in for habitat_sim of version ``request.param``, with only the names its bindings have."""
+    version = request.param
     common = SimpleNamespace(quat_from_coeffs=_Quat,
                              quat_to_coeffs=lambda q: np.array([*q.imag, q.real]))
     utils = SimpleNamespace(common=common)
+    finder, multi = _FAKES[version]
+    settings = _NavMeshSettings02 if finder is _FakePathFinder02 else _NavMeshSettings03
+    simulator_class = type("Simulator", (_FakeSimulator,), {"pathfinder_class": finder})
     module = SimpleNamespace(
+        __version__=version,
         SimulatorConfiguration=_SimulatorConfiguration, CameraSensorSpec=_CameraSensorSpec,
         SensorType=SimpleNamespace(COLOR="COLOR", DEPTH="DEPTH", SEMANTIC="SEMANTIC"),
         SensorSubType=SimpleNamespace(PINHOLE="PINHOLE"),
@@ -509,13 +691,14 @@ def fake_habitat(monkeypatch):
                               ActionSpec=lambda name, actuation=None: SimpleNamespace(name=name, actuation=actuation),
                               ActuationSpec=lambda amount: SimpleNamespace(amount=amount)),
         Configuration=lambda sim_cfg, agents: SimpleNamespace(sim_cfg=sim_cfg, agents=agents),
-        Simulator=_FakeSimulator, AgentState=_AgentState, utils=utils,
-        nav=SimpleNamespace(NavMeshSettings=_NavMeshSettings),
+        Simulator=simulator_class, AgentState=_AgentState, utils=utils,
+        nav=SimpleNamespace(NavMeshSettings=settings),
         gfx=SimpleNamespace(DEFAULT_LIGHTING_KEY="", NO_LIGHT_KEY="no_lights"),
-        ShortestPath=_FakePath, MultiGoalShortestPath=_FakeMultiPath)
+        ShortestPath=_FakePath, MultiGoalShortestPath=multi)
     monkeypatch.setitem(sys.modules, "habitat_sim", module)
     monkeypatch.setitem(sys.modules, "habitat_sim.utils", utils)
     monkeypatch.setitem(sys.modules, "habitat_sim.utils.common", common)
+    monkeypatch.delenv("HSIM_DISABLE_CUDA_DEVICE", raising=False)
     _FakeSimulator.instances = []
     return module
 
@@ -525,6 +708,7 @@ def test_habitat_sim_drives_the_habitat_api(fake_habitat, tmp_path):
     config = SimConfig(width=32, height=24, hfov=70.0, sensor_height=0.9, forward_step_size=0.3,
                        turn_angle=15.0, max_climb=0.15, allow_sliding=False)
     sim = hab.HabitatSim(config)
+    assert sim.version == hab.HabitatVersion.parse(fake_habitat.__version__)
     with pytest.raises(RuntimeError, match="no scene loaded"):
         sim.observe()
     sim.load_scene(spec)
@@ -532,6 +716,7 @@ def test_habitat_sim_drives_the_habitat_api(fake_habitat, tmp_path):
     cfg = backend.config
     assert cfg.sim_cfg.scene_id == str(tmp_path / "tiny.semantic.stage_config.json")
     assert cfg.sim_cfg.enable_physics is False and cfg.sim_cfg.allow_sliding is False
+    assert cfg.sim_cfg.gpu_device_id == hab.habitat_gpu_device(0, hab.egl_cuda_devices())  # -1 without CUDA
     assert cfg.sim_cfg.scene_light_setup == "" and cfg.sim_cfg.override_scene_light_defaults  # v4s house: lit
     sensors = {s.uuid: s for s in cfg.agents[0].sensor_specifications}
     assert list(sensors) == ["rgb", "depth", "semantic"]
@@ -542,8 +727,13 @@ def test_habitat_sim_drives_the_habitat_api(fake_habitat, tmp_path):
     assert {k: v.actuation.amount for k, v in space.items()} == {"move_forward": 0.3, "turn_left": 15.0,
                                                                  "turn_right": 15.0}
     assert cfg.agents[0].radius == config.agent_radius and cfg.agents[0].height == config.agent_height
-    (navmesh,) = backend.recomputed  # the fake loads no navmesh, so ours was built
+    (navmesh,) = backend.recomputed  # no navmesh of this agent yet: built, and saved beside the stage
     assert (navmesh.agent_max_climb, navmesh.agent_radius, navmesh.cell_size) == (0.15, 0.18, 0.05)
+    assert navmesh.cell_height == hab.NAVMESH_CELL_HEIGHT
+    saved = hab.navmesh_file(spec, config)
+    assert saved.parent == tmp_path and saved.is_file() and not list(tmp_path.glob(".*.tmp*"))
+    # the agent starts on its island, not on the table top nearer the navmesh's centre
+    assert sim.agent_state.position[1] == 0.0 and sim.pathfinder.island_radius(sim.agent_state.position) > 2
 
     assert [o.id for o in sim.objects] == [3, 12, 40000]
     obs = sim.observe()
@@ -559,8 +749,8 @@ def test_habitat_sim_drives_the_habitat_api(fake_habitat, tmp_path):
     np.testing.assert_allclose(state.rotation, [0.0, math.sin(0.5), 0.0, math.cos(0.5)], atol=1e-12)
     sim.set_agent_state([0.5, 0.0, 0.5])  # keeps the heading
     np.testing.assert_allclose(sim.agent_state.rotation, state.rotation, atol=1e-12)
-    with pytest.raises(NotNavigableError, match=r"\[5.0, 0.0, 0.0\].*nearest navigable point is \[2.0"):
-        sim.set_agent_state([5.0, 0.0, 0.0])
+    with pytest.raises(NotNavigableError, match=r"\[3.0, 0.0, 0.0\].*nearest navigable point is \[2.0"):
+        sim.set_agent_state([3.0, 0.0, 0.0])
     with pytest.raises(ValueError, match="only rotates about"):
         sim.set_agent_state([0.0, 0.0, 0.0], [math.sin(0.2), 0.0, 0.0, math.cos(0.2)])
     assert sim.pathfinder.geodesic_distance([0, 0, 0], [1, 0, 0]) == pytest.approx(1.0)
@@ -577,10 +767,23 @@ def test_habitat_sim_drives_the_habitat_api(fake_habitat, tmp_path):
     with pytest.raises(RuntimeError, match="closed"):
         sim.load_scene(spec)
 
+    again = hab.HabitatSim(config)  # the saved navmesh is loaded, not rebuilt
+    again.load_scene(spec)
+    assert _FakeSimulator.instances[-1].recomputed == [] and _FakeSimulator.instances[-1].pathfinder.loaded == [
+        str(saved)]
+    again.close()
 
-# ---------------------------------------------------------------- live habitat-sim
-def test_habitat_sim_renders_our_semantic_ids(tmp_path):
-    pytest.importorskip("habitat_sim", reason=NO_HABITAT)
+
+def test_a_cuda_device_that_is_not_there_is_named_before_habitat_sim_starts(fake_habitat, tmp_path):
+    spec, _ = _write_scene(tmp_path)
+    sim = hab.HabitatSim(SimConfig(gpu_device_id=97))
+    with pytest.raises(ValueError, match="sim.gpu_device_id=97"):
+        sim.load_scene(spec)
+    assert _FakeSimulator.instances == []  # habitat-sim was never asked
+
+
+# ---------------------------------------------------------------- the real habitat-sim
+def test_habitat_sim_renders_our_semantic_ids(habitat, tmp_path):
     spec, boxes = _write_scene(tmp_path)
     sim = hab.HabitatSim(SimConfig(width=64, height=64))
     try:
@@ -602,3 +805,55 @@ def test_habitat_sim_renders_our_semantic_ids(tmp_path):
     finally:
         sim.close()
         sim.close()  # idempotent
+
+
+def test_the_render_device_is_chosen_without_help(habitat, monkeypatch, tmp_path):
+    # on a machine without CUDA, habitat-sim's default gpu_device_id=0 would end the process in context
+    # creation; the backend renders on the default EGL device instead, with no HSIM_DISABLE_CUDA_DEVICE
+    monkeypatch.delenv("HSIM_DISABLE_CUDA_DEVICE", raising=False)
+    spec, _ = _write_scene(tmp_path)
+    with hab.HabitatSim(SimConfig(width=16, height=16, sensors=("rgb",))) as sim:
+        sim.load_scene(spec)
+        assert sim.gpu_device == hab.habitat_gpu_device(0, hab.egl_cuda_devices())
+        assert sim.observe()["rgb"].std() > 0
+    with pytest.raises(ValueError, match="sim.gpu_device_id=97"):
+        hab.HabitatSim(SimConfig(gpu_device_id=97)).load_scene(spec)
+
+
+def test_the_oracles_pathfinder_is_the_envs_navmesh(habitat):
+    config = SimConfig(width=16, height=16, sensors=("rgb",))
+    with hab.HabitatSim(config) as sim:
+        sim.load_scene(HOUSE_ID)
+        saved = hab.navmesh_file(resolve_scene(HOUSE_ID), config)
+        built = saved.stat().st_mtime
+        planner = scene_pathfinder("habitat", HOUSE_ID, config)  # no renderer: the file the sim saved
+        assert isinstance(planner, hab.HabitatPathFinder) and planner is not sim.pathfinder
+        assert scene_pathfinder("habitat", HOUSE_ID, config) is planner  # one per house and process
+        assert planner.navigable_area == pytest.approx(sim.pathfinder.navigable_area)
+        sim.pathfinder.seed(4)
+        for _ in range(10):
+            a, b = sim.pathfinder.get_random_navigable_point(), sim.pathfinder.get_random_navigable_point()
+            assert planner.geodesic_distance(a, b) == pytest.approx(sim.pathfinder.geodesic_distance(a, b), abs=1e-5)
+            target = a + np.array([0.25, 0.0, 0.0])
+            np.testing.assert_allclose(planner.try_step(a, target), sim.pathfinder.try_step(a, target), atol=1e-5)
+    assert saved.stat().st_mtime == built  # a new sim loads it rather than building it again
+    with hab.HabitatSim(config) as again:
+        again.load_scene(HOUSE_ID)
+    assert saved.stat().st_mtime == built
+
+
+def test_a_house_navmesh_has_furniture_islands_and_the_agent_keeps_to_the_floor(habitat):
+    with hab.HabitatSim(SimConfig(width=16, height=16, sensors=("rgb",))) as sim:
+        sim.load_scene(HOUSE_ID)
+        pf = sim.pathfinder
+        raw = pf.habitat_pathfinder
+        raw.seed(0)
+        heights = np.array([raw.get_random_navigable_point()[1] for _ in range(200)])
+        assert heights.max() > 0.3  # habitat's own draws reach the tops of furniture
+        start = sim.agent_state.position
+        floor = pf.island_radius(start)
+        assert floor >= 1.5  # the agent starts on the largest island (habitat-lab's ISLAND_RADIUS_LIMIT and up)
+        pf.seed(0)
+        for _ in range(50):
+            p = pf.get_random_navigable_point()
+            assert pf.island_radius(p) == pytest.approx(floor) and math.isfinite(pf.geodesic_distance(start, p))

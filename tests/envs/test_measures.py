@@ -132,8 +132,7 @@ def _objectnav_env(tmp_path, box_room, **task) -> NavEnv:
         episode_id="hand", scene_id=str(box_room), start_position=[BLOCK_CENTER[0], 0.0, 1.5],
         start_rotation=yaw_to_quaternion(0.0).tolist(), goals=[goal], object_category="cabinet",
         info={"geodesic_distance": 1.5}, instruction={"instruction_text": "Find the cabinet."})
-    dataset = EpisodeDataset(task="objectnav", episodes=[episode], categories=("cabinet",),
-                             goals_by_category={f"{box_room}_cabinet": [goal]})
+    dataset = EpisodeDataset(task="objectnav", episodes=[episode], categories=("cabinet",))
     path = dataset.save(tmp_path / "val.json.gz")
     return NavEnv({"name": "objectnav", "categories": ["cabinet"], **task}, dataset=path)
 

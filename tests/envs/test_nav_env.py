@@ -18,15 +18,15 @@ ENV_IDS = ["v4s/ObjectNav-v0", "v4s/PoseNav-v0"]
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
-def test_check_env_passes(env_id):
-    env = gym.make(env_id, split="val", num_episodes=5)
+def test_check_env_passes(env_id, backend):
+    env = gym.make(env_id, split="val", num_episodes=5, backend=backend)
     check_env(env.unwrapped, skip_render_check=True)
     env.close()
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
-def test_reset_gives_context_instruction_and_measures(env_id):
-    env = gym.make(env_id, split="val", num_episodes=5)
+def test_reset_gives_context_instruction_and_measures(env_id, backend):
+    env = gym.make(env_id, split="val", num_episodes=5, backend=backend)
     obs, info = env.reset(seed=3)
     assert env.observation_space.contains(obs)
     context = info["context"]

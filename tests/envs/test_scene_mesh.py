@@ -71,9 +71,9 @@ def test_vertex_colours_are_rendered(sim, tmp_path):
 
 def test_z_up_scene_loads_upright(sim, tmp_path):
     glb = _scene_with(_wall_facing_camera(color=[20, 200, 60, 255]), tmp_path / "scan.glb", up_z=True)
-    mesh = load_scene_mesh(SceneSpec(scene_id="scan", glb=glb, up_axis="z"))
+    mesh = load_scene_mesh(SceneSpec(scene_id="scan", glb=glb, up=(0, 0, 1), front=(0, 1, 0)))
     np.testing.assert_allclose(mesh.bounds, [[-2, -0.02, -1], [2, 4, 3]], atol=1e-5)
-    sim.load_scene(SceneSpec(scene_id="scan", glb=glb, up_axis="z"))
+    sim.load_scene(SceneSpec(scene_id="scan", glb=glb, up=(0, 0, 1), front=(0, 1, 0)))
     sim.set_agent_state([0.0, 0.0, 0.5], yaw_to_quaternion(0.0))
     obs = sim.observe()
     assert tuple(obs["rgb"][64, 64]) == (20, 200, 60)

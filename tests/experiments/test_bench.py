@@ -32,8 +32,8 @@ def _records(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
 
 
-def test_bench_writes_records_and_summaries(tmp_path):
-    summary = run_bench(_settings(tmp_path / "run"))
+def test_bench_writes_records_and_summaries(tmp_path, backend):
+    summary = run_bench(_settings(tmp_path / "run", backend=backend))
     out = tmp_path / "run"
     records = _records(out)
     assert [r["episode_id"] for r in records] == [str(i) for i in range(6)]

@@ -13,7 +13,7 @@ from v4s.fileio import digest_path
 
 AGENTS = ("oracle", "random", "video")
 #: the constructor arguments every agent gets from the bench, not from ``agent.*``
-_FROM_THE_BENCH = ("self", "sim_config", "task", "num_envs")
+_FROM_THE_BENCH = ("self", "sim_config", "backend", "task", "num_envs")
 
 
 def agent_class(name: str) -> type:
@@ -33,12 +33,13 @@ def agent_class(name: str) -> type:
     raise ValueError(f"agent.name: unknown agent {name!r}; valid agents are {list(AGENTS)}")
 
 
-def make_agent(name: str, sim_config: SimConfig, task: TaskConfig, num_envs: int = 1, **kwargs: Any) -> VectorAgent:
-    """The vector agent ``name`` for ``num_envs`` envs of ``task`` with ``sim_config``; ``kwargs`` are the
-    agent's own settings (``agent.*`` in the bench's config)."""
+def make_agent(name: str, sim_config: SimConfig, task: TaskConfig, num_envs: int = 1, backend: str = "embedded",
+               **kwargs: Any) -> VectorAgent:
+    """The vector agent ``name`` for ``num_envs`` envs of ``task`` with ``sim_config`` on the simulator
+    ``backend``; ``kwargs`` are the agent's own settings (``agent.*`` in the bench's config)."""
     cls = agent_class(name)
     if name == "oracle":
-        return PerEnvAgents(lambda: cls(sim_config, **kwargs), num_envs)
+        return PerEnvAgents(lambda: cls(sim_config, backend=backend, **kwargs), num_envs)
     if name == "random":
         return PerEnvAgents(lambda: cls(**kwargs), num_envs)
     return cls(sim_config, task, num_envs=num_envs, **kwargs)

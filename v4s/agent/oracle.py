@@ -1,13 +1,13 @@
 """OracleAgent: a greedy geodesic follower with privileged access to the map and the goals.
 
-It plans on the scene's navigation grid (built from the scene file for the env's
-agent, so it runs in any process, beside a vector env) and tracks its pose from the
-``gps`` and ``compass`` observations. Each step it considers turning k times (left
-or right) and then stepping forward, predicts where the step ends with the grid's
-own motion model (``try_step``, with or without sliding, as the simulator moves),
-and takes the first action of the choice that shortens the geodesic distance most
-per metre walked (a turn costing a little). At the goal it turns to the final heading, facing the goal object
-(ObjectNav) or the goal pose's heading (PoseNav), and calls STOP.
+It plans with the pathfinder of the env's own backend (:func:`v4s.envs.sim.scene_pathfinder`: the
+embedded navigation grid, or habitat-sim's navmesh, built from the scene file for the env's agent, so
+it runs in any process, beside a vector env) and tracks its pose from the ``gps`` and ``compass``
+observations. Each step it considers turning k times (left or right) and then stepping forward,
+predicts where the step ends with that backend's motion model (``try_step``, with or without sliding,
+as the simulator moves), and takes the first action of the choice that shortens the geodesic distance
+most per metre walked (a turn costing a little). At the goal it turns to the final heading, facing the
+goal object (ObjectNav) or the goal pose's heading (PoseNav), and calls STOP.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from typing import Any
 import numpy as np
 
 from v4s.agent.base import EpisodeBrief
-from v4s.envs.scenes.spec import resolve_scene
+from v4s.envs.sim import scene_pathfinder
 from v4s.envs.sim.base import MultiGoalShortestPath, SimConfig, heading_vector, quaternion_to_yaw, wrap_angle
-from v4s.envs.sim.embedded import load_scene_assets
 from v4s.geometry import from_agent_frame
 
 STOP, FORWARD, LEFT, RIGHT = 0, 1, 2, 3
@@ -34,26 +33,28 @@ class OracleAgent:
 
     Args:
         sim_config: the env's simulator settings (agent size, step, turn angle, sliding).
+        backend: the env's simulator backend, whose pathfinder it plans with.
         goal_radius: stop walking closer than this to the goal, metres (default 0.6 step).
     """
 
     privileged = True  #: it reads the goals and the start pose from the brief
 
-    def __init__(self, sim_config: SimConfig, goal_radius: float | None = None):
+    def __init__(self, sim_config: SimConfig, backend: str = "embedded", goal_radius: float | None = None):
         self.config = sim_config
+        self.backend = backend
         self.turn = math.radians(sim_config.turn_angle)
         self.goal_radius = goal_radius if goal_radius is not None else 0.6 * sim_config.forward_step_size
 
     @classmethod
     def for_env(cls, env: Any, **kwargs: Any) -> OracleAgent:
         """An oracle for a NavEnv (or a wrapper of one)."""
-        return cls(env.unwrapped.sim_config, **kwargs)
+        return cls(env.unwrapped.sim_config, backend=env.unwrapped.backend, **kwargs)
 
     def reset(self, brief: EpisodeBrief) -> None:
         if brief.privileged is None:
             raise ValueError(f"episode {brief.episode_id}: the oracle needs the privileged goals and start pose; "
                              "build its brief with privileged=True")
-        _, self.grid = load_scene_assets(resolve_scene(brief.scene_id), self.config)
+        self.pathfinder = scene_pathfinder(self.backend, brief.scene_id, self.config)
         self.start = np.asarray(brief.privileged["start_position"], dtype=np.float64)
         self.start_yaw = quaternion_to_yaw(np.asarray(brief.privileged["start_rotation"], dtype=np.float64))
         goals = list(brief.privileged["goals"])
@@ -73,17 +74,17 @@ class OracleAgent:
         """World position (3,) and yaw from the gps/compass observations and the start pose."""
         forward, right = (float(v) for v in obs["gps"])
         position = self.start + from_agent_frame([right, 0.0, -forward], self.start_yaw)
-        position[1] = self.grid.floor_at(position[0], position[2])
+        position[1] = self.pathfinder.snap_point(position)[1]  # the feet stand on the backend's navigation
         return position, wrap_angle(self.start_yaw + float(obs["compass"][0]))
 
     def _distance(self, position: np.ndarray) -> float:
-        return self.grid.geodesic_distance(position, self._ends)
+        return self.pathfinder.geodesic_distance(position, self._ends)
 
     def _step_from(self, position: np.ndarray, yaw: float) -> np.ndarray:
         target = position + heading_vector(yaw) * self.config.forward_step_size
         if self.config.allow_sliding:
-            return self.grid.try_step(position, target)
-        return self.grid.try_step_no_sliding(position, target)
+            return self.pathfinder.try_step(position, target)
+        return self.pathfinder.try_step_no_sliding(position, target)
 
     def _walk(self, position: np.ndarray, yaw: float, path: MultiGoalShortestPath,
               blocked: bool) -> list[int] | None:
@@ -145,7 +146,7 @@ class OracleAgent:
         self._plan = []
         if self._arrived is None:
             path = MultiGoalShortestPath(requested_start=position, requested_ends=self._ends)
-            if not self.grid.find_path(path):
+            if not self.pathfinder.find_path(path):
                 return STOP  # nowhere to go
             if path.geodesic_distance > self.goal_radius:
                 plan = self._walk(position, yaw, path, blocked)

@@ -36,7 +36,7 @@ import numpy as np
 from gymnasium import spaces
 
 from v4s.envs.scenes.semantic import load_semantic
-from v4s.envs.scenes.spec import resolve_scene
+from v4s.envs.scenes.spec import SceneSpec, resolve_scene
 from v4s.envs.sim import SimConfig, make_sim
 from v4s.envs.sim.base import Simulator, quaternion_to_yaw
 from v4s.envs.tasks import objectnav, posenav
@@ -70,8 +70,9 @@ class NavEnv(gym.Env):
     Args:
         task: "objectnav", "posenav", a TaskConfig, or a mapping of its fields (with ``name``).
         split: the dataset split whose houses and episodes are used.
-        dataset: a ``{split}.json.gz`` episode file; None samples ``num_episodes`` episodes
-            into the cache on first use.
+        dataset: a ``{split}.json.gz`` episode file (one file, or habitat-lab's per-scene ``content/``
+            layout; relative scene ids are read under ``sim.scenes_dir``); None samples ``num_episodes``
+            episodes of the split's procedural houses into the cache on first use.
         num_episodes: how many episodes the generated dataset holds at least.
         sim: SimConfig overrides (a mapping, or a SimConfig); the task supplies the rest.
         backend: "embedded" or "habitat".
@@ -134,7 +135,7 @@ class NavEnv(gym.Env):
         if self._dataset is None:
             path = self.dataset_path or ensure_dataset(self.task, self.split, self.num_episodes, self.sim_config,
                                                        self.backend, sim=self.sim, progress=False)
-            self._dataset = load_dataset(path, self.task.name)
+            self._dataset = load_dataset(path, self.task.name, self.sim_config.scenes_dir)
         return self._dataset
 
     @property
@@ -156,7 +157,9 @@ class NavEnv(gym.Env):
         options = options or {}
         episodes = self.dataset.episodes
         if not episodes:
-            raise RuntimeError(f"the {self.task.name} dataset of split {self.split!r} has no episodes")
+            source = self.dataset_path or f"split {self.split!r}"
+            raise RuntimeError(f"the {self.task.name} dataset {source} has no episodes (a per-scene dataset keeps "
+                               "them in content/<scene>.json.gz beside its top-level file)")
         if seed is not None:
             self._order = self.np_random.permutation(len(episodes))
             self._next_index = 0
@@ -168,7 +171,8 @@ class NavEnv(gym.Env):
             self._next_index += 1
         self._episode = episode
         sim = self.sim
-        sim.load_scene(resolve_scene(episode.scene_id))
+        spec = resolve_scene(episode.scene_id, self.sim_config.scenes_dir)
+        sim.load_scene(spec)
         sim.set_agent_state(episode.start_position, episode.start_rotation)
         self._start_position = np.asarray(episode.start_position, dtype=np.float64)
         self._start_yaw = quaternion_to_yaw(episode.start_rotation, field_name=f"episode {episode.episode_id} "
@@ -181,7 +185,7 @@ class NavEnv(gym.Env):
         raw = sim.observe()
         metrics = self._measures.reset(self._state(raw, stop=False, collided=False))
         obs = self._observation(raw)
-        info = {**self._step_info(metrics), **self._reset_info(episode)}
+        info = {**self._step_info(metrics), **self._reset_info(episode, spec)}
         self._last_obs = raw
         return obs, info
 
@@ -274,10 +278,9 @@ class NavEnv(gym.Env):
                 "spl": metrics["spl"], "soft_spl": metrics["soft_spl"], "collisions": metrics["collisions"],
                 "position": state.position.astype(np.float32), "heading": np.float32(self._yaw())}
 
-    def _reset_info(self, episode: NavigationEpisode) -> dict[str, Any]:
+    def _reset_info(self, episode: NavigationEpisode, spec: SceneSpec) -> dict[str, Any]:
         tour = self._tours.get(episode.scene_id)
         if tour is None:
-            spec = resolve_scene(episode.scene_id)
             rooms = load_semantic(spec.semantic).rooms if spec.semantic is not None else []
             tour = self._tours[episode.scene_id] = house_tour(self.sim, rooms,
                                                               turn_degrees=self.sim_config.turn_angle)

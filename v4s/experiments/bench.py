@@ -54,16 +54,17 @@ from v4s.envs.scenes.spec import SPLIT_SEEDS
 from v4s.envs.sim import SimConfig, make_sim
 from v4s.envs.tasks.config import TaskConfig
 from v4s.envs.tasks.dataset import ensure_dataset, episode_problems, task_sim_config
-from v4s.envs.tasks.episodes import load_dataset
+from v4s.envs.tasks.episodes import dataset_digest, load_dataset
 from v4s.experiments.records import METRICS, EpisodeLog, markdown_table, strict_json, summarize
 from v4s.experiments.run_dir import RunDirectory
-from v4s.fileio import digest_path, write_text_atomic
+from v4s.fileio import write_text_atomic
 from v4s.typed_config import require
 
 IDLE_ACTION = 2  #: what a worker without episodes does: turn left, which never ends an episode
 SPLITS = tuple(SPLIT_SEEDS)
-#: simulator settings that do not change results (left out of the fingerprint)
-SIM_RUN_ONLY = ("gpu_device_id",)
+#: simulator settings that do not change results (left out of the fingerprint): where to render, and where the
+#: scenes lie (the dataset's scene ids and digest say which scenes run)
+SIM_RUN_ONLY = ("gpu_device_id", "scenes_dir")
 logger = logging.getLogger(__name__)
 
 
@@ -99,7 +100,7 @@ class BenchSettings:
         (the digest of a ``dataset=`` file; a sampled one is decided by task.dataset, sim and split) and the
         v4s version. ``num_episodes``, ``num_envs``, ``video``, ``progress`` and threads are not in it."""
         dataset = {"sampled": "by task.dataset's rules"} if self.dataset is None else \
-            {"digest": digest_path(self.dataset)}
+            {"digest": dataset_digest(self.dataset)}
         return {"v4s": v4s.__version__, "task": asdict(self.task),
                 "sim": {k: v for k, v in asdict(self.sim).items() if k not in SIM_RUN_ONLY}, "backend": self.backend,
                 "agent": agent_fingerprint(self.agent, self.agent_kwargs), "split": self.split, "dataset": dataset}
@@ -116,7 +117,10 @@ def settings_from_config(cfg: DictConfig | Mapping[str, Any]) -> BenchSettings:
     for key in ("num_episodes", "num_envs"):
         require(isinstance(cfg[key], int) and not isinstance(cfg[key], bool) and cfg[key] >= 1, key,
                 "a positive integer", cfg[key])
-    require(cfg["split"] in SPLITS, "split", f"one of {list(SPLITS)}", cfg["split"])
+    if cfg.get("dataset"):  # a dataset file's split is only its name
+        require(isinstance(cfg["split"], str) and cfg["split"], "split", "a name", cfg["split"])
+    else:
+        require(cfg["split"] in SPLITS, "split", f"one of {list(SPLITS)}", cfg["split"])
     for key in ("video", "progress", "resume", "skip_invalid"):
         require(isinstance(cfg.get(key, False), bool), key, "true or false", cfg.get(key))
     require(isinstance(cfg["out"], str) and cfg["out"], "out", "a directory path", cfg["out"])
@@ -242,7 +246,7 @@ def _run_locked(settings: BenchSettings) -> dict[str, Any]:
     log_file = EpisodeLog(settings.out / "episodes.jsonl")
     dataset_path = settings.dataset or ensure_dataset(settings.task, settings.split, settings.num_episodes,
                                                       settings.sim, settings.backend, progress=settings.progress)
-    dataset = load_dataset(dataset_path, settings.task.name)
+    dataset = load_dataset(dataset_path, settings.task.name, settings.sim.scenes_dir)
     if len(dataset.episodes) < settings.num_episodes:
         raise ValueError(f"num_episodes: {dataset_path} holds {len(dataset.episodes)} episodes, "
                          f"fewer than the {settings.num_episodes} asked for")
@@ -279,7 +283,8 @@ def _run_queue(settings: BenchSettings, dataset_path: Path, episodes: Mapping[st
     from v4s.experiments.video import EpisodeVideo
 
     n = settings.num_envs
-    agent = make_agent(settings.agent, settings.sim, settings.task, num_envs=n, **settings.agent_kwargs)
+    agent = make_agent(settings.agent, settings.sim, settings.task, num_envs=n, backend=settings.backend,
+                       **settings.agent_kwargs)
     running: list[str | None] = [None] * n  # episode id per worker, None when idle
     scenes: list[str | None] = [None] * n  # the house each worker is in
     videos: list[EpisodeVideo | None] = [None] * n

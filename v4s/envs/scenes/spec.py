@@ -3,14 +3,27 @@
 Generated houses are named ``house-<seed:06d>``. Each split owns a fixed,
 disjoint seed range, so a house id says which split it belongs to. Houses are
 generated on demand into a cache directory (``$V4S_CACHE`` or ``~/.cache/v4s``).
+
+A user's GLB may come with habitat-sim's ``<stem>.stage_config.json`` beside it. Its
+``up`` and ``front`` (the asset's own up and forward directions) and ``scale`` say how
+the asset sits in the world (habitat's frame: y up, looking down -z, metres), and its
+``render_asset`` / ``collision_asset`` name the meshes (paths relative to the config).
+The stage config itself may also be given as the scene. A relative scene path is read
+under ``scenes_dir`` when one is given (habitat-lab's rule: a leading
+``data/scene_datasets/`` is dropped first), else under the working directory.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 #: split -> (first seed, number of seeds). Disjoint by construction.
 SPLIT_SEEDS: dict[str, tuple[int, int]] = {
@@ -19,6 +32,13 @@ SPLIT_SEEDS: dict[str, tuple[int, int]] = {
     "test": (200_000, 1_000),
 }
 
+#: the prefix habitat-lab drops from an episode's scene_id before joining it to scenes_dir
+DEFAULT_SCENE_PATH_PREFIX = "data/scene_datasets/"
+#: the name of habitat-sim's stage config of ``<stem>.glb``
+STAGE_CONFIG_SUFFIX = ".stage_config.json"
+
+Vector = tuple[float, float, float]
+
 _HOUSE_ID = re.compile(r"^house-(\d{6})$")
 
 
@@ -26,18 +46,65 @@ class SceneNotFoundError(FileNotFoundError):
     """A scene id or path that names no scene."""
 
 
+class SceneConfigError(ValueError):
+    """A stage config (or SceneSpec frame) that cannot be used; the message names the file and the field."""
+
+
+def _vector(value: Any, where: str) -> Vector:
+    try:
+        out = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise SceneConfigError(f"{where}: expected 3 numbers, got {value!r}") from None
+    if len(out) != 3 or not all(math.isfinite(v) for v in out):
+        raise SceneConfigError(f"{where}: expected 3 finite numbers, got {value!r}")
+    return out  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class SceneSpec:
-    """Where a scene lives on disk.
+    """Where a scene lives on disk, and how its asset sits in the world.
 
-    ``glb`` is the render and collision mesh; ``semantic`` the ``.semantic.json`` (None for
-    scenes without labels); ``up_axis`` the mesh's up axis ("y" as glTF says, or "z").
+    ``glb`` is the render mesh; ``collision`` a separate collision mesh (None: the render mesh
+    collides); ``semantic`` the ``.semantic.json`` (None for scenes without labels). ``up`` and
+    ``front`` are the asset's up and forward directions in its own coordinates (habitat-sim's stage
+    ``up`` / ``front``; glTF's y up, -z forward by default; Matterport-style scans are up (0, 0, 1),
+    front (0, 1, 0)), and ``scale`` multiplies the asset's own axes (habitat's ``scale``; 0.01 for
+    a model in centimetres). :attr:`world_transform` turns it all into one matrix.
     """
 
     scene_id: str
     glb: Path
     semantic: Path | None = None
-    up_axis: str = "y"
+    up: Vector = (0.0, 1.0, 0.0)
+    front: Vector = (0.0, 0.0, -1.0)
+    scale: Vector = (1.0, 1.0, 1.0)
+    collision: Path | None = None
+
+    def __post_init__(self) -> None:
+        where = f"scene {self.scene_id!r}"
+        up, front, scale = (_vector(getattr(self, k), f"{where}: {k}") for k in ("up", "front", "scale"))
+        lengths = np.linalg.norm(up), np.linalg.norm(front)
+        if min(lengths) < 1e-9:
+            raise SceneConfigError(f"{where}: up {list(up)} and front {list(front)} must be non-zero directions")
+        if abs(float(np.dot(up, front))) / (lengths[0] * lengths[1]) > 1e-6:
+            raise SceneConfigError(f"{where}: up {list(up)} and front {list(front)} must be orthogonal (y-up glTF: "
+                                   "up [0, 1, 0], front [0, 0, -1]; z-up scans: up [0, 0, 1], front [0, 1, 0])")
+        if not all(s > 0 for s in scale):
+            raise SceneConfigError(f"{where}: scale must be positive, got {list(scale)}")
+        object.__setattr__(self, "up", tuple(float(v) for v in np.asarray(up) / lengths[0]))
+        object.__setattr__(self, "front", tuple(float(v) for v in np.asarray(front) / lengths[1]))
+        object.__setattr__(self, "scale", scale)
+
+    @property
+    def world_transform(self) -> np.ndarray:
+        """(4, 4) float64: asset coordinates -> world (y up, looking down -z, metres).
+
+        Scales the asset's own axes, then turns ``up`` to +y and ``front`` to -z."""
+        up, front = np.asarray(self.up), np.asarray(self.front)
+        rotation = np.stack([np.cross(front, up), up, -front])  # rows: the asset's right, up and back
+        out = np.eye(4)
+        out[:3, :3] = rotation * np.asarray(self.scale)[None, :]
+        return out
 
 
 def cache_dir() -> Path:
@@ -89,24 +156,97 @@ def generated_house(scene_id: str, root: Path | None = None) -> SceneSpec:
     return SceneSpec(scene_id=scene_id, glb=glb, semantic=semantic)
 
 
-def resolve_scene(scene: SceneSpec | str | os.PathLike[str], up_axis: str = "y") -> SceneSpec:
-    """Turn a spec, a generated house id, or a path to a ``.glb`` into a SceneSpec.
+def scene_path(name: str, scenes_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where a scene path points: relative ones under ``scenes_dir`` (habitat-lab's rule, dropping a leading
+    ``data/scene_datasets/``), or under the working directory when there is none."""
+    path = Path(name).expanduser()
+    if scenes_dir is None or path.is_absolute():
+        return path
+    if name.startswith(DEFAULT_SCENE_PATH_PREFIX):
+        name = name[len(DEFAULT_SCENE_PATH_PREFIX):]
+    return Path(scenes_dir).expanduser() / name
 
-    A GLB path picks up ``<stem>.semantic.json`` beside it when present.
+
+def _strip(name: str, suffix: str) -> str:
+    return name[: -len(suffix)] if name.lower().endswith(suffix) else name
+
+
+def read_stage_config(path: Path) -> dict[str, Any]:
+    """The SceneSpec fields habitat-sim's stage config at ``path`` sets: ``up``, ``front``, ``scale``, and the
+    ``glb`` / ``collision`` it names (``render_asset`` / ``collision_asset``, relative to the config). Errors
+    name the file and the field."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SceneConfigError(f"{path}: cannot read the stage config ({type(e).__name__}: {e})") from None
+    if not isinstance(data, dict):
+        raise SceneConfigError(f"{path}: expected a json object of stage attributes")
+    out: dict[str, Any] = {}
+    if ("up" in data) != ("front" in data):
+        raise SceneConfigError(f"{path}: 'up' and 'front' go together (habitat-sim needs both); add "
+                               f"{'front' if 'up' in data else 'up'}")
+    for key in ("up", "front", "scale"):
+        if key in data:
+            out[key] = _vector(data[key], f"{path}: {key}")
+    if "origin" in data and any(v != 0 for v in _vector(data["origin"], f"{path}: origin")):
+        raise SceneConfigError(f"{path}: origin {data['origin']} is not supported (v4s keeps the asset's origin "
+                               "at the world origin); move the scene in the GLB, or set origin to [0, 0, 0]")
+    for key, field_name in (("render_asset", "glb"), ("collision_asset", "collision")):
+        if key in data:
+            if not isinstance(data[key], str) or not data[key]:
+                raise SceneConfigError(f"{path}: {key}: expected a file path, got {data[key]!r}")
+            out[field_name] = path.parent / data[key]
+    return out
+
+
+def resolve_scene(scene: SceneSpec | str | os.PathLike[str],
+                  scenes_dir: str | os.PathLike[str] | None = None) -> SceneSpec:
+    """Turn a spec, a generated house id, a ``.glb`` path or a ``.stage_config.json`` path into a SceneSpec.
+
+    A GLB picks up ``<stem>.semantic.json`` and ``<stem>.stage_config.json`` beside it when present;
+    a stage config names its GLB (``render_asset``). Relative paths are read under ``scenes_dir``
+    (see :func:`scene_path`). Raises SceneNotFoundError naming the path, SceneConfigError naming the
+    stage config's field.
     """
     if isinstance(scene, SceneSpec):
         return scene
     name = os.fspath(scene)
     if house_seed(name) is not None:
         return generated_house(name)
-    path = Path(name).expanduser()
-    if path.suffix.lower() != ".glb":
-        raise SceneNotFoundError(f"scene {name!r} is neither a generated house id (house-NNNNNN) nor a .glb path")
-    if not path.is_file():
-        raise SceneNotFoundError(f"scene file not found: {path}")
-    stem = path.name[: -len(".glb")]
-    semantic = path.with_name(f"{stem}.semantic.json")
-    return SceneSpec(scene_id=stem, glb=path, semantic=semantic if semantic.is_file() else None, up_axis=up_axis)
+    path = scene_path(name, scenes_dir)
+    if scenes_dir is not None and not Path(name).expanduser().is_absolute():
+        where = f" (scene {name!r} under sim.scenes_dir={os.fspath(scenes_dir)!r})"
+    elif not path.is_absolute():
+        where = " (relative to the working directory; set sim.scenes_dir to read scenes under a scenes folder)"
+    else:
+        where = ""
+    if path.name.lower().endswith(STAGE_CONFIG_SUFFIX):
+        stage, stem = path, _strip(path.name, STAGE_CONFIG_SUFFIX)
+        if not stage.is_file():
+            raise SceneNotFoundError(f"stage config not found: {stage}{where}")
+        fields = read_stage_config(stage)
+        if "glb" not in fields:
+            raise SceneConfigError(f"{stage}: render_asset: missing; it names the scene's GLB")
+        glb = fields.pop("glb")
+    elif path.suffix.lower() == ".glb":
+        glb, stem = path, _strip(path.name, ".glb")
+        stage = path.with_name(stem + STAGE_CONFIG_SUFFIX)
+        fields = read_stage_config(stage) if stage.is_file() else {}
+        named = fields.pop("glb", glb)
+        if glb.is_file() and named.is_file() and not named.samefile(glb):
+            raise SceneConfigError(f"{stage}: render_asset names {named}, not {glb}; give the stage config itself "
+                                   "as the scene to load the GLB it names")
+    else:
+        raise SceneNotFoundError(f"scene {name!r} is neither a generated house id (house-NNNNNN), a .glb path nor "
+                                 "a .stage_config.json path")
+    if not glb.is_file():
+        raise SceneNotFoundError(f"scene file not found: {glb}{where}")
+    collision = fields.pop("collision", None)
+    if collision is not None and not collision.is_file():
+        raise SceneNotFoundError(f"{stage}: collision_asset: file not found: {collision}")
+    semantic = glb.with_name(f"{_strip(glb.name, '.glb')}.semantic.json")
+    return SceneSpec(scene_id=stem, glb=glb, semantic=semantic if semantic.is_file() else None,
+                     collision=None if collision is None or collision.samefile(glb) else collision, **fields)
 
 
 def split_scenes(split: str, num: int, start: int = 0) -> list[SceneSpec]:

@@ -54,11 +54,15 @@ class SimConfig:
     max_climb: float = 0.2  #: tallest step the agent walks over, metres
     max_slope: float = 45.0  #: steepest walkable floor, degrees
     nav_cell_size: float = 0.05  #: navigation grid resolution, metres
-    lighting: str = "auto"  #: "auto" (lit for v4s houses, flat for scans), "on" or "off"
+    #: "auto" (lit: v4s houses, and surfaces with only a material colour; textured or vertex-coloured scans are
+    #: flat, like Habitat), "on" or "off"
+    lighting: str = "auto"
     max_texture_size: int = 512  #: textures are resampled to at most this size
     zfar: float = 100.0  #: far clipping plane, metres
     gpu_device_id: int = 0  #: EGL device to render on
     allow_sliding: bool = True  #: slide along walls on collision, like habitat-sim
+    #: habitat's scenes_dir: relative scene paths of episodes are read under it (None: the working directory)
+    scenes_dir: str | None = None
 
     def __post_init__(self) -> None:
         self.sensors = tuple(self.sensors)

@@ -13,11 +13,13 @@ import math
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from v4s.envs.scenes.mesh import SceneFileError, SceneMesh, load_scene_mesh
+from v4s.envs.scenes import hm3d
+from v4s.envs.scenes.mesh import SceneFileError, SceneMesh, load_collision_mesh, load_scene_mesh
 from v4s.envs.scenes.spec import SceneSpec, resolve_scene
 from v4s.envs.sim import gl
 from v4s.envs.sim.base import (
@@ -46,29 +48,46 @@ def nav_settings(config: SimConfig) -> NavGridSettings:
 
 
 def load_scene_assets(spec: SceneSpec, config: SimConfig) -> tuple[SceneMesh, NavGrid]:
-    """The scene's mesh and its navigation grid for the agent of ``config`` (kept in a per-process LRU).
+    """The scene's mesh and its navigation grid for the agent of ``config`` (kept in a per-process LRU). The grid
+    is built from ``spec.collision`` when the scene names one, else from the render mesh; ``floor_height`` in the
+    scene's ``.semantic.json`` fixes its one level, else every floor level is found.
 
-    Raises SceneFileError naming the GLB when the agent has nowhere to stand in it."""
+    Raises SceneFileError naming the GLB (or collision GLB) when the agent has nowhere to stand in it."""
     settings = nav_settings(config)
-    key = (str(spec.glb), str(spec.semantic), spec.up_axis, os.path.getmtime(spec.glb), repr(settings))
+    key = (repr(spec), os.path.getmtime(spec.glb), repr(settings), os.environ.get(hm3d.CATEGORY_TABLE_ENV))
     if key in _scene_cache:
         _scene_cache.move_to_end(key)
         return _scene_cache[key]
     mesh = load_scene_mesh(spec)
     if mesh.metadata is not None and mesh.metadata.floor_height is not None:
         settings.floor_height = mesh.metadata.floor_height
+    positions, faces = (mesh.positions, mesh.faces) if spec.collision is None else load_collision_mesh(spec)
     try:
-        grid = NavGrid.from_mesh(mesh.positions, mesh.faces.astype(np.int64), settings)
+        grid = NavGrid.from_mesh(positions, faces.astype(np.int64), settings)
     except NavGridError as e:
+        stem = Path(spec.glb).name[: -len(".glb")]
         raise SceneFileError(
-            f"{spec.glb}: no navigable area for an agent of radius {config.agent_radius} m and height "
-            f"{config.agent_height} m: {e}. Check the up axis (the scene was read {spec.up_axis}-up; z-up "
-            "scans need SceneSpec(up_axis='z')) and the scale (v4s expects metres), and that the scene has "
-            "a floor") from None
+            f"{spec.collision or spec.glb}: no navigable area for an agent of radius {config.agent_radius} m and "
+            f"height {config.agent_height} m: {e}. Check the up axis (the scene was read with up "
+            f"{list(spec.up)}; z-up scans need \"up\": [0, 0, 1], \"front\": [0, 1, 0] in "
+            f"{stem}.stage_config.json) and the scale (v4s expects metres; a model in centimetres needs "
+            f"\"scale\": [0.01, 0.01, 0.01] there), and that the scene has a floor; or give the floor's height "
+            f"as floor_height (metres) in {stem}.semantic.json") from None
     _scene_cache[key] = (mesh, grid)
     while len(_scene_cache) > SCENE_CACHE_SIZE:
         _scene_cache.popitem(last=False)
     return mesh, grid
+
+
+def lit_vertices(mesh: SceneMesh, lighting: str) -> np.ndarray:
+    """Which vertices (V,) bool get flat shading: all ("on"), none ("off"), or ("auto") all of a v4s house
+    and, elsewhere, those coloured by their material alone (no texture, no vertex colour), so that an
+    untextured room is not one flat colour; textured and vertex-coloured scans keep their baked light."""
+    if lighting == "on" or (lighting == "auto" and mesh.metadata is not None and mesh.metadata.generated_by_v4s):
+        return np.ones(len(mesh.positions), dtype=bool)
+    if lighting == "off":
+        return np.zeros(len(mesh.positions), dtype=bool)
+    return mesh.flat_color
 
 
 class EmbeddedSim:
@@ -89,24 +108,20 @@ class EmbeddedSim:
     def load_scene(self, scene: SceneSpec | str | os.PathLike[str]) -> None:
         """Load a generated house id, a ``.glb`` path or a SceneSpec; a no-op for the loaded scene.
 
-        The agent is placed at a navigable point (the one nearest the navigable area's centre)."""
+        The agent is placed at the grid's default start (near the navigable area's centre, on an island
+        of habitat's minimum radius); ``set_agent_state`` puts it on the level of the position it gets."""
         self._check_open()
-        spec = resolve_scene(scene)
+        spec = resolve_scene(scene, self.config.scenes_dir)
         if spec == self._spec:
             return
         c = self.config
         mesh, grid = load_scene_assets(spec, c)
-        lit = c.lighting == "on" or (c.lighting == "auto" and mesh.metadata is not None
-                                     and mesh.metadata.generated_by_v4s)
         renderer = SceneRenderer(gl.get_context(c.gpu_device_id), mesh, c.width, c.height, c.hfov, c.sensors,
-                                 lighting=lit, max_texture_size=c.max_texture_size, zfar=c.zfar)
+                                 lit=lit_vertices(mesh, c.lighting), max_texture_size=c.max_texture_size, zfar=c.zfar)
         if self._renderer is not None:
             self._renderer.release()
         self._renderer, self._mesh, self._grid, self._spec = renderer, mesh, grid, spec
-        lo, hi = grid.get_bounds()  # load_scene_assets saw to it that the grid has navigable cells
-        self._position = grid.snap_point((lo + hi) / 2.0)
-        if np.isnan(self._position[0]):
-            self._position = grid.cell_center(*np.argwhere(grid.navigable)[0])
+        self._position = grid.default_start()
         self._yaw, self._collided = 0.0, False
 
     @property
@@ -145,7 +160,7 @@ class EmbeddedSim:
         if not self._grid.is_navigable(p):  # type: ignore[union-attr]
             raise not_navigable_error(p, self._grid.snap_point(p), self._spec.scene_id,  # type: ignore[union-attr]
                                       self.config.agent_radius)
-        self._position = np.array([p[0], self._grid.floor_at(p[0], p[2]), p[2]])  # type: ignore[union-attr]
+        self._position = np.array([p[0], self._grid.floor_at(p[0], p[2], p[1]), p[2]])  # type: ignore[union-attr]
         self._yaw = wrap_angle(yaw)
         self._collided = False
 

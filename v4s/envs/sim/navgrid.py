@@ -1,9 +1,14 @@
 """A navigation grid built from a triangle mesh, answering Habitat's PathFinder queries.
 
-The grid covers one floor level in cells of ``cell_size`` metres on the xz plane.
-A cell is *navigable* when it has walkable floor (an upward-facing surface within
-``max_climb`` of the level) and no geometry between ``max_climb`` and
-``agent_height`` above that floor lies closer than ``agent_radius`` to its centre.
+The grid has one layer per floor level, in cells of ``cell_size`` metres on the xz plane.
+Floor levels are the heights holding the most upward-facing walkable area (area, not triangle
+count: a floor of two triangles outweighs a densely meshed desk); a storey lies at least
+``MIN_STOREY_HEIGHT`` above or below every other and holds at least ``MIN_LEVEL_AREA_FRACTION``
+of the largest one's area, so furniture tops belong to the floor they stand on. A cell of a level
+is *navigable* when it has walkable floor (an upward-facing surface within ``max_climb`` of the
+level) and no geometry between ``max_climb`` and ``agent_height`` above that floor lies closer than
+``agent_radius`` to its centre. A point belongs to the level nearest its height; levels are not
+joined (no stairs), so a path from one to another is unreachable.
 
 Shortest paths are taut strings: Dijkstra on a 16-connected cell graph picks the
 route, then the path is pulled tight with line-of-sight checks, so a geodesic
@@ -34,6 +39,13 @@ _MOVES: tuple[tuple[tuple[int, int], tuple[tuple[int, int], ...]], ...] = (
 )
 #: how far ``snap_point`` looks for navigable floor, metres (horizontally)
 SNAP_RADIUS = 2.0
+#: a second floor level lies at least this far (metres) above or below every other; walkable surfaces
+#: nearer a floor (tables, beds, counters, wardrobe tops) are furniture standing on it
+MIN_STOREY_HEIGHT = 2.0
+#: a second floor level holds at least this fraction of the largest level's walkable area
+MIN_LEVEL_AREA_FRACTION = 0.1
+#: habitat-lab's ISLAND_RADIUS_LIMIT (metres): the default start lies on an island at least this large
+ISLAND_RADIUS_LIMIT = 1.5
 
 
 class NavGridError(ValueError):
@@ -49,7 +61,7 @@ class NavGridSettings:
     max_climb: float = 0.2
     max_slope: float = 45.0
     cell_size: float = 0.05
-    floor_height: float | None = None  #: None picks the level with the most walkable area
+    floor_height: float | None = None  #: one level at this height; None finds every floor level by area
 
 
 def _sample_triangles(triangles: np.ndarray, spacing: float) -> np.ndarray:
@@ -108,42 +120,107 @@ def _band_segments(triangles: np.ndarray, normals: np.ndarray, low: float, high:
     return out
 
 
-def _dominant_floor(points_y: np.ndarray, bin_size: float = 0.1) -> float:
-    """Height of the most populated walkable level among upward-facing sample heights."""
-    bins = np.floor(points_y / bin_size).astype(np.int64)
-    values, counts = np.unique(bins, return_counts=True)
-    best = values[np.argmax(counts)]
-    in_bin = points_y[bins == best]
-    return float(np.median(in_bin))
+def _floor_levels(triangles: np.ndarray, areas: np.ndarray, max_climb: float,
+                  bin_size: float = 0.05) -> list[tuple[float, float]]:
+    """The floor levels among upward-facing walkable triangles (T, 3, 3) of horizontal ``areas`` (T,) m²:
+    ``(height, area)`` pairs, metres and m², largest first.
+
+    A level's area is the walkable area within ``max_climb`` of its height (the band its floor cells
+    come from); its height is the area-weighted median height of those triangles.
+    """
+    heights = triangles[:, :, 1].mean(axis=1)
+    bins = np.floor(heights / bin_size).astype(np.int64)
+    first = int(bins.min())
+    per_bin = np.bincount(bins - first, weights=areas)
+    reach = int(round(max_climb / bin_size))
+    band = np.convolve(np.pad(per_bin, reach), np.ones(2 * reach + 1), mode="valid")  # area within max_climb
+    centres = (np.arange(len(band)) + first + 0.5) * bin_size
+    levels: list[tuple[float, float]] = []
+    open_bins = np.ones(len(band), dtype=bool)
+    while open_bins.any():
+        best = int(np.argmax(np.where(open_bins, band, -1.0)))
+        area = float(band[best])
+        if area <= 0.0 or (levels and area < MIN_LEVEL_AREA_FRACTION * levels[0][1]):
+            break
+        member = np.abs(heights - centres[best]) <= max_climb + bin_size / 2
+        order = np.argsort(heights[member], kind="stable")
+        cumulative = np.cumsum(areas[member][order])
+        height = float(heights[member][order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+        levels.append((height, area))
+        open_bins &= np.abs(centres - height) >= MIN_STOREY_HEIGHT
+    return levels
+
+
+def _level_layer(tri: np.ndarray, normal: np.ndarray, walkable: np.ndarray, level: float, s: NavGridSettings,
+                 origin: tuple[float, float], shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One level's ``navigable`` (nz, nx) bool, ``floor`` (nz, nx) float32 metres (nan: no floor) and
+    ``clearance`` (nz, nx) float32 metres, from the mesh's triangles (F, 3, 3) with unit normals (F, 3)."""
+    nz, nx = shape
+    # only geometry near the level matters
+    ymin, ymax = tri[:, :, 1].min(axis=1), tri[:, :, 1].max(axis=1)
+    near = (ymax >= level - s.max_climb) & (ymin <= level + s.max_climb + s.agent_height)
+    tri, walkable, normal = tri[near], walkable[near], normal[near]
+
+    def cells_of(p: np.ndarray) -> np.ndarray:
+        ix = np.floor((p[:, 0] - origin[0]) / s.cell_size).astype(np.int64)
+        iz = np.floor((p[:, 2] - origin[1]) / s.cell_size).astype(np.int64)
+        return np.clip(iz, 0, nz - 1) * nx + np.clip(ix, 0, nx - 1)
+
+    spacing = s.cell_size * 0.5
+    floor = np.full(nz * nx, -np.inf)
+    walk_points = _sample_triangles(tri[walkable], spacing)
+    fp = walk_points[np.abs(walk_points[:, 1] - level) <= s.max_climb]
+    np.maximum.at(floor, cells_of(fp), fp[:, 1])
+    has_floor = np.isfinite(floor)
+
+    vertical = np.abs(normal[:, 1]) < 0.02
+    pts = np.concatenate([
+        walk_points,
+        _sample_triangles(tri[~walkable & ~vertical], spacing),
+        _band_segments(tri[vertical], normal[vertical], level + s.max_climb + 1e-6,
+                       level + s.agent_height - 1e-6, spacing),
+    ])
+    cells = cells_of(pts)
+    base = np.where(has_floor[cells], floor[cells], level)
+    rel = pts[:, 1] - base
+    obstacle = np.zeros(nz * nx, dtype=bool)
+    obstacle[cells[(rel > s.max_climb) & (rel < s.agent_height)]] = True
+
+    free = (has_floor & ~obstacle).reshape(nz, nx)
+    # distance from a cell centre to the nearest blocked cell's near edge
+    clearance = (ndimage.distance_transform_edt(free) - 0.5) * s.cell_size
+    clearance = np.maximum(clearance, 0.0).astype(np.float32)
+    navigable = free & (clearance >= s.agent_radius)
+    floor_grid = np.where(has_floor, floor, np.nan).reshape(nz, nx).astype(np.float32)
+    return navigable, floor_grid, clearance
 
 
 class NavGrid:
-    """Navigable cells, clearance and floor height of one level; the PathFinder of EmbeddedSim.
+    """Navigable cells, clearance and floor heights of every floor level; the PathFinder of EmbeddedSim.
 
-    Arrays are indexed ``[iz, ix]``; cell ``(iz, ix)`` has its centre at
-    ``(origin_x + (ix + 0.5) * cell_size, floor, origin_z + (iz + 0.5) * cell_size)``.
+    Arrays are indexed ``[level, iz, ix]``; ``levels`` (L,) holds the levels' heights, lowest first.
+    Cell ``(k, iz, ix)`` has its centre at
+    ``(origin_x + (ix + 0.5) * cell_size, floor[k, iz, ix], origin_z + (iz + 0.5) * cell_size)``.
+    Every level has navigable cells.
     """
 
     def __init__(self, navigable: np.ndarray, floor: np.ndarray, clearance: np.ndarray,
-                 origin: tuple[float, float], settings: NavGridSettings, level: float):
+                 origin: tuple[float, float], settings: NavGridSettings, levels: Sequence[float]):
         self.settings = settings
         self.cell_size = settings.cell_size
-        self.navigable = navigable  # (nz, nx) bool
-        self.floor = floor  # (nz, nx) float32 metres, nan where no floor
-        self.clearance = clearance  # (nz, nx) float32 metres from cell centre to nearest blocked cell
+        self.navigable = navigable  # (L, nz, nx) bool
+        self.floor = floor  # (L, nz, nx) float32 metres, nan where no floor
+        self.clearance = clearance  # (L, nz, nx) float32 metres from cell centre to nearest blocked cell
         self.origin = origin  # (x, z) of the grid corner
-        self.level = level  # floor height the grid was built for
+        self.levels = np.asarray(levels, dtype=np.float64)  # (L,) floor heights the layers were built for
         self._rng = np.random.default_rng(0)
         # gradient of the clearance: points away from the nearest obstacle, used for sliding
-        self._grad_z, self._grad_x = np.gradient(clearance.astype(np.float32))
-        # every cell -> its nearest navigable cell, for snapping
-        if navigable.any():
-            _, nearest = ndimage.distance_transform_edt(~navigable, return_indices=True)
-            self._nearest = nearest.astype(np.int32)
-        else:
-            self._nearest = None
+        self._grad_z, self._grad_x = np.gradient(clearance.astype(np.float32), axis=(1, 2))
+        # every cell -> its level's nearest navigable cell, for snapping: (L, 2, nz, nx)
+        self._nearest = np.stack([ndimage.distance_transform_edt(~layer, return_indices=True)[1]
+                                  for layer in navigable]).astype(np.int32)
         self._node_of = np.full(navigable.shape, -1, dtype=np.int64)
-        self._cells = np.argwhere(navigable)  # (N, 2) [iz, ix]
+        self._cells = np.argwhere(navigable)  # (N, 3) [level, iz, ix]
         self._node_of[navigable] = np.arange(len(self._cells))
         self._graph: sparse.csr_matrix | None = None
         self._islands: tuple[np.ndarray, np.ndarray] | None = None
@@ -153,7 +230,8 @@ class NavGrid:
     # ------------------------------------------------------------------ building
     @classmethod
     def from_mesh(cls, positions: np.ndarray, faces: np.ndarray, settings: NavGridSettings) -> NavGrid:
-        """Build from world-frame vertices (V, 3) and triangle indices (F, 3).
+        """Build from world-frame vertices (V, 3) and triangle indices (F, 3), wound counter-clockwise
+        seen from the front (glTF's rule), so that floors face up.
 
         Raises NavGridError when the mesh leaves the agent no navigable cell."""
         s = settings
@@ -161,23 +239,21 @@ class NavGrid:
         normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         length = np.linalg.norm(normal, axis=1)
         valid = length > 1e-12
-        tri, normal = tri[valid], normal[valid] / length[valid, None]
+        tri, normal, length = tri[valid], normal[valid] / length[valid, None], length[valid]
         if len(tri) == 0:
             raise NavGridError("the mesh has no triangles with area")
-        # double-sided: a floor may be wound either way
+        # a floor's cells take walkable surfaces of either winding; levels are found on upward-facing ones
         walkable = np.abs(normal[:, 1]) >= math.cos(math.radians(s.max_slope))
-        spacing = s.cell_size * 0.5
-        level = s.floor_height
-        if level is None:
-            walk_y = _sample_triangles(tri[walkable], s.cell_size * 2)[:, 1]
-            if len(walk_y) == 0:
-                raise NavGridError("the mesh has no walkable floor (no upward-facing surface flatter than "
-                                   f"max_slope {s.max_slope} degrees)")
-            level = _dominant_floor(walk_y)
-        # only geometry near the level matters
-        ymin, ymax = tri[:, :, 1].min(axis=1), tri[:, :, 1].max(axis=1)
-        near = (ymax >= level - s.max_climb) & (ymin <= level + s.max_climb + s.agent_height)
-        tri, walkable = tri[near], walkable[near]
+        if not walkable.any():
+            raise NavGridError("the mesh has no walkable floor (no upward-facing surface flatter than "
+                               f"max_slope {s.max_slope} degrees)")
+        if s.floor_height is not None:
+            candidates = [(float(s.floor_height), math.nan)]
+        else:
+            up = walkable & (normal[:, 1] > 0)
+            if not up.any():  # wound inside out: the floors face down
+                up = walkable
+            candidates = _floor_levels(tri[up], 0.5 * length[up] * np.abs(normal[up, 1]), s.max_climb)
 
         lo = positions.min(axis=0)
         hi = positions.max(axis=0)
@@ -185,70 +261,65 @@ class NavGrid:
         origin = (float(lo[0] - pad), float(lo[2] - pad))
         nx = int(math.ceil((hi[0] - lo[0] + 2 * pad) / s.cell_size))
         nz = int(math.ceil((hi[2] - lo[2] + 2 * pad) / s.cell_size))
-
-        def cells_of(p: np.ndarray) -> np.ndarray:
-            ix = np.floor((p[:, 0] - origin[0]) / s.cell_size).astype(np.int64)
-            iz = np.floor((p[:, 2] - origin[1]) / s.cell_size).astype(np.int64)
-            return np.clip(iz, 0, nz - 1) * nx + np.clip(ix, 0, nx - 1)
-
-        floor = np.full(nz * nx, -np.inf)
-        walk_points = _sample_triangles(tri[walkable], spacing)
-        fp = walk_points[np.abs(walk_points[:, 1] - level) <= s.max_climb]
-        np.maximum.at(floor, cells_of(fp), fp[:, 1])
-        has_floor = np.isfinite(floor)
-
-        vertical = np.abs(normal[near][:, 1]) < 0.02
-        pts = np.concatenate([
-            walk_points,
-            _sample_triangles(tri[~walkable & ~vertical], spacing),
-            _band_segments(tri[vertical], normal[near][vertical], level + s.max_climb + 1e-6,
-                           level + s.agent_height - 1e-6, spacing),
-        ])
-        cells = cells_of(pts)
-        base = np.where(has_floor[cells], floor[cells], level)
-        rel = pts[:, 1] - base
-        obstacle = np.zeros(nz * nx, dtype=bool)
-        obstacle[cells[(rel > s.max_climb) & (rel < s.agent_height)]] = True
-
-        free = (has_floor & ~obstacle).reshape(nz, nx)
-        # distance from a cell centre to the nearest blocked cell's near edge
-        clearance = (ndimage.distance_transform_edt(free) - 0.5) * s.cell_size
-        clearance = np.maximum(clearance, 0.0).astype(np.float32)
-        navigable = free & (clearance >= s.agent_radius)
-        if not navigable.any():
-            raise NavGridError(f"the walkable floor at height {level:.2f} m has no spot {s.agent_radius} m from "
-                               f"every wall and floor edge with {s.agent_height} m of headroom")
-        floor_grid = np.where(has_floor, floor, np.nan).reshape(nz, nx).astype(np.float32)
-        return cls(navigable, floor_grid, clearance, origin, s, float(level))
+        layers = []
+        for level, _ in sorted(candidates):
+            layer = _level_layer(tri, normal, walkable, level, s, origin, (nz, nx))
+            if layer[0].any():
+                layers.append((level, layer))
+        if not layers:
+            found = ", ".join(f"{h:.2f} m" + ("" if math.isnan(a) else f" ({a:.1f} m²)") for h, a in candidates)
+            floors = "floor at height" if len(candidates) == 1 else "floors at heights"
+            verb = "has" if len(candidates) == 1 else "have"
+            raise NavGridError(f"the walkable {floors} {found} {verb} no spot {s.agent_radius} m from every wall "
+                               f"and floor edge with {s.agent_height} m of headroom")
+        navigable, floor, clearance = (np.stack(arrays) for arrays in zip(*(layer for _, layer in layers)))
+        return cls(navigable, floor, clearance, origin, s, [level for level, _ in layers])
 
     # ------------------------------------------------------------------ cells
+    def level_of(self, y: float) -> int:
+        """Index of the floor level nearest the height ``y`` (metres)."""
+        if len(self.levels) == 1:  # the common case, asked several times per step
+            return 0
+        return int(np.argmin(np.abs(self.levels - float(y))))
+
     def cell_of(self, x: float, z: float) -> tuple[int, int] | None:
         ix = math.floor((x - self.origin[0]) / self.cell_size)
         iz = math.floor((z - self.origin[1]) / self.cell_size)
-        if 0 <= iz < self.navigable.shape[0] and 0 <= ix < self.navigable.shape[1]:
+        if 0 <= iz < self.navigable.shape[1] and 0 <= ix < self.navigable.shape[2]:
             return iz, ix
         return None
 
-    def cell_center(self, iz: int, ix: int) -> np.ndarray:
-        y = self.floor[iz, ix]
+    def cell_center(self, level: int, iz: int, ix: int) -> np.ndarray:
+        y = self.floor[level, iz, ix]
         return np.array([self.origin[0] + (ix + 0.5) * self.cell_size,
-                         self.level if np.isnan(y) else float(y),
+                         self.levels[level] if np.isnan(y) else float(y),
                          self.origin[1] + (iz + 0.5) * self.cell_size])
 
-    def floor_at(self, x: float, z: float) -> float:
-        """Floor height under (x, z), or the level height off the floor."""
+    def floor_at(self, x: float, z: float, y: float | None = None) -> float:
+        """Floor height under (x, z) on the level nearest the height ``y``, or that level's height off its
+        floor. ``y`` may be left out on a grid of one level."""
+        if y is None:
+            if len(self.levels) > 1:
+                raise ValueError(f"floor_at({x}, {z}): this scene has {len(self.levels)} floor levels (at heights "
+                                 f"{np.round(self.levels, 2).tolist()} m); pass y, the point's height, to pick one")
+            y = self.levels[0]
+        return self._floor_on(self.level_of(y), x, z)
+
+    def _floor_on(self, level: int, x: float, z: float) -> float:
         cell = self.cell_of(x, z)
-        if cell is None or np.isnan(self.floor[cell]):
-            return self.level
-        return float(self.floor[cell])
+        if cell is None or np.isnan(self.floor[level][cell]):
+            return float(self.levels[level])
+        return float(self.floor[level][cell])
 
     def free_along(self, start: np.ndarray, end: np.ndarray) -> float:
-        """Fraction in [0, 1] of the segment start -> end (xz) walkable before the first non-navigable cell."""
+        """Fraction in [0, 1] of the segment start -> end (xz, on the level of ``start``) walkable before the
+        first non-navigable cell."""
         x0, z0 = float(start[0]) - self.origin[0], float(start[2]) - self.origin[1]
         dx, dz = float(end[0]) - float(start[0]), float(end[2]) - float(start[2])
         samples = max(1, math.ceil(math.hypot(dx, dz) / (self.cell_size * 0.5)))
-        nz, nx = self.navigable.shape
-        navigable, cell = self.navigable, self.cell_size
+        navigable = self.navigable[self.level_of(start[1])]
+        nz, nx = navigable.shape
+        cell = self.cell_size
         if samples > 32:  # long segments (line of sight): vectorised
             t = np.arange(samples + 1) / samples
             ix = np.floor((x0 + t * dx) / cell).astype(np.int64)
@@ -267,10 +338,10 @@ class NavGrid:
 
     def try_step_no_sliding(self, start: Sequence[float], end: Sequence[float]) -> np.ndarray:
         """Where an agent walking from ``start`` towards ``end`` stops: at ``end``, or before the first
-        non-navigable cell (habitat-sim's name). Feet on the floor: (3,)."""
+        non-navigable cell (habitat-sim's name). Feet on the floor of the level of ``start``: (3,)."""
         start, end = np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64)
         stop = start + (end - start) * self.free_along(start, end)
-        stop[1] = self.floor_at(stop[0], stop[2])
+        stop[1] = self._floor_on(self.level_of(start[1]), stop[0], stop[2])
         return stop
 
     def try_step(self, start: Sequence[float], end: Sequence[float]) -> np.ndarray:
@@ -296,7 +367,7 @@ class NavGrid:
                 if gain > progress + 1e-9:
                     best, progress = slid, gain
             stop = best
-        stop[1] = self.floor_at(stop[0], stop[2])
+        stop[1] = self._floor_on(self.level_of(start[1]), stop[0], stop[2])
         return stop
 
     def line_of_sight(self, a: np.ndarray, b: np.ndarray) -> bool:
@@ -307,9 +378,28 @@ class NavGrid:
         cell = self.cell_of(point[0], point[2])
         if cell is None:
             return np.zeros(3)
-        gx, gz = float(self._grad_x[cell]), float(self._grad_z[cell])
+        level = self.level_of(point[1])
+        gx, gz = float(self._grad_x[level][cell]), float(self._grad_z[level][cell])
         norm = math.hypot(gx, gz)
         return np.zeros(3) if norm < 1e-9 else np.array([gx / norm, 0.0, gz / norm])
+
+    def default_start(self) -> np.ndarray:
+        """Where an agent stands when nothing says otherwise (3,): the navigable point nearest the centre of
+        the navigable bounds on an island of radius at least ``ISLAND_RADIUS_LIMIT`` (habitat-lab's rule for
+        episode starts), or on the largest island when none is that large."""
+        lo, hi = self.get_bounds()
+        centre = (lo + hi) / 2.0
+        snapped = self.snap_point(centre)
+        if not np.isnan(snapped[0]) and self.island_radius(snapped) >= ISLAND_RADIUS_LIMIT:
+            return snapped
+        labels, radii = self._island_labels()
+        wanted = radii >= min(ISLAND_RADIUS_LIMIT, float(radii.max()))
+        wanted[0] = False  # label 0: not navigable
+        cells = np.argwhere(wanted[labels])  # (M, 3) [level, iz, ix]
+        points = np.stack([self.origin[0] + (cells[:, 2] + 0.5) * self.cell_size,
+                           self.floor[tuple(cells.T)].astype(np.float64),
+                           self.origin[1] + (cells[:, 1] + 0.5) * self.cell_size], axis=1)
+        return points[int(np.argmin(((points - centre) ** 2).sum(axis=1)))]
 
     # ------------------------------------------------------------------ Habitat PathFinder API
     @property
@@ -318,16 +408,14 @@ class NavGrid:
 
     @property
     def navigable_area(self) -> float:
-        """Navigable floor area, square metres."""
+        """Navigable floor area of all levels, square metres."""
         return float(self.navigable.sum()) * self.cell_size ** 2
 
     def get_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper corners (3,) of the navigable area."""
-        if not self.navigable.any():
-            raise ValueError("the scene has no navigable area")
-        lo_cell, hi_cell = self._cells.min(axis=0), self._cells.max(axis=0)
-        lo = self.cell_center(*lo_cell) - [self.cell_size / 2, 0, self.cell_size / 2]
-        hi = self.cell_center(*hi_cell) + [self.cell_size / 2, 0, self.cell_size / 2]
+        lo_cell, hi_cell = self._cells[:, 1:].min(axis=0), self._cells[:, 1:].max(axis=0)
+        lo = self.cell_center(0, *lo_cell) - [self.cell_size / 2, 0, self.cell_size / 2]
+        hi = self.cell_center(0, *hi_cell) + [self.cell_size / 2, 0, self.cell_size / 2]
         y = self.floor[self.navigable]
         lo[1], hi[1] = float(np.nanmin(y)), float(np.nanmax(y))
         return lo, hi
@@ -336,32 +424,35 @@ class NavGrid:
         """Navigability (rows: z, columns: x, from the lower bound of ``get_bounds``) sampled every
         ``meters_per_pixel``, as habitat-sim's; ``height`` picks the level (within ``eps`` metres)."""
         lo, hi = self.get_bounds()
+        level = self.level_of(height)
         xs = lo[0] + (np.arange(int(math.ceil((hi[0] - lo[0]) / meters_per_pixel))) + 0.5) * meters_per_pixel
         zs = lo[2] + (np.arange(int(math.ceil((hi[2] - lo[2]) / meters_per_pixel))) + 0.5) * meters_per_pixel
-        ix = np.clip(np.floor((xs - self.origin[0]) / self.cell_size).astype(np.int64), 0, self.navigable.shape[1] - 1)
-        iz = np.clip(np.floor((zs - self.origin[1]) / self.cell_size).astype(np.int64), 0, self.navigable.shape[0] - 1)
-        view = self.navigable[np.ix_(iz, ix)]
-        floor = self.floor[np.ix_(iz, ix)]
+        ix = np.clip(np.floor((xs - self.origin[0]) / self.cell_size).astype(np.int64), 0, self.navigable.shape[2] - 1)
+        iz = np.clip(np.floor((zs - self.origin[1]) / self.cell_size).astype(np.int64), 0, self.navigable.shape[1] - 1)
+        view = self.navigable[level][np.ix_(iz, ix)]
+        floor = self.floor[level][np.ix_(iz, ix)]
         return view & (np.abs(np.nan_to_num(floor, nan=np.inf) - height) <= eps)
 
     def is_navigable(self, pt: Sequence[float], max_y_delta: float = 0.5) -> bool:
         x, y, z = (float(v) for v in pt)
         cell = self.cell_of(x, z)
-        if cell is None or not self.navigable[cell]:
+        level = self.level_of(y)
+        if cell is None or not self.navigable[level][cell]:
             return False
-        return abs(y - float(self.floor[cell])) <= max_y_delta
+        return abs(y - float(self.floor[level][cell])) <= max_y_delta
 
     def snap_point(self, pt: Sequence[float]) -> np.ndarray:
-        """Nearest navigable point to ``pt`` within ``SNAP_RADIUS`` horizontally; NaNs when none (like Habitat)."""
+        """Nearest navigable point to ``pt`` on the level nearest its height, within ``SNAP_RADIUS``
+        horizontally; NaNs when none (like Habitat)."""
         p = np.asarray(pt, dtype=np.float64)
+        level = self.level_of(p[1])
         if self.is_navigable(p):
-            return np.array([p[0], self.floor_at(p[0], p[2]), p[2]])
-        if self._nearest is None:
-            return np.full(3, np.nan)
-        nz, nx = self.navigable.shape
+            return np.array([p[0], self._floor_on(level, p[0], p[2]), p[2]])
+        _, nz, nx = self.navigable.shape
         ix = min(max(math.floor((p[0] - self.origin[0]) / self.cell_size), 0), nx - 1)
         iz = min(max(math.floor((p[2] - self.origin[1]) / self.cell_size), 0), nz - 1)
-        snapped = self.cell_center(int(self._nearest[0, iz, ix]), int(self._nearest[1, iz, ix]))
+        nearest = self._nearest[level]
+        snapped = self.cell_center(level, int(nearest[0, iz, ix]), int(nearest[1, iz, ix]))
         if math.hypot(snapped[0] - p[0], snapped[2] - p[2]) > SNAP_RADIUS:
             return np.full(3, np.nan)
         return snapped
@@ -370,30 +461,42 @@ class NavGrid:
         """Radius, metres, of the navigable island holding ``pt`` (largest distance from the island's
         centroid to its cells); 0 off the navigable area. Habitat's episode samplers ask for >= 1.5."""
         cell = self.cell_of(float(pt[0]), float(pt[2]))
-        if cell is None or not self.navigable[cell]:
+        level = self.level_of(float(pt[1]))
+        if cell is None or not self.navigable[level][cell]:
             return 0.0
+        labels, radii = self._island_labels()
+        return float(radii[labels[level][cell]])
+
+    def _island_labels(self) -> tuple[np.ndarray, np.ndarray]:
+        """Island label of every cell (L, nz, nx) (0: not navigable; islands never span levels) and each
+        label's radius in metres (count + 1,)."""
         if self._islands is None:
-            labels, count = ndimage.label(self.navigable, structure=np.ones((3, 3)))
-            cells = np.argwhere(labels > 0)
-            label_of = labels[cells[:, 0], cells[:, 1]]
+            labels = np.zeros(self.navigable.shape, dtype=np.int64)
+            count = 0
+            for level, layer in enumerate(self.navigable):
+                layer_labels, n = ndimage.label(layer, structure=np.ones((3, 3)))
+                labels[level] = np.where(layer_labels > 0, layer_labels + count, 0)
+                count += n
+            cells = self._cells  # row-major, so each island's cells keep the order they have on its level
+            label_of = labels[tuple(cells.T)]
+            order = np.argsort(label_of, kind="stable")
+            starts = np.searchsorted(label_of[order], np.arange(1, count + 2))
+            members_of = cells[order][:, 1:]
             radii = np.zeros(count + 1)
             for label in range(1, count + 1):
-                members = cells[label_of == label].astype(np.float64)
+                members = members_of[starts[label - 1]:starts[label]].astype(np.float64)
                 radii[label] = np.sqrt(((members - members.mean(axis=0)) ** 2).sum(axis=1)).max() * self.cell_size
             self._islands = (labels, radii)
-        labels, radii = self._islands
-        return float(radii[labels[cell]])
+        return self._islands
 
     def seed(self, new_seed: int) -> None:
         self._rng = np.random.default_rng(new_seed)
 
     def get_random_navigable_point(self) -> np.ndarray:
-        """A point drawn uniformly over the navigable area."""
-        if len(self._cells) == 0:
-            raise ValueError("the scene has no navigable area")
-        iz, ix = self._cells[self._rng.integers(len(self._cells))]
+        """A point drawn uniformly over the navigable area of all levels."""
+        level, iz, ix = self._cells[self._rng.integers(len(self._cells))]
         jitter = (self._rng.random(2) - 0.5) * self.cell_size
-        p = self.cell_center(iz, ix)
+        p = self.cell_center(level, iz, ix)
         p[0] += jitter[0]
         p[2] += jitter[1]
         return p
@@ -421,26 +524,27 @@ class NavGrid:
         if np.isnan(snapped[0]):
             return None
         cell = self.cell_of(snapped[0], snapped[2])
-        if cell is None or self._node_of[cell] < 0:
+        if cell is None:
             return None
-        return int(self._node_of[cell]), snapped
+        node = self._node_of[self.level_of(p[1])][cell]
+        return None if node < 0 else (int(node), snapped)
 
     def _graph_csr(self) -> sparse.csr_matrix:
         if self._graph is None:
-            nav = self.navigable
-            nz, nx = nav.shape
             rows, cols, weights = [], [], []
-            for (dz, dx), through in _MOVES:
-                z0, z1 = max(0, -dz), nz - max(0, dz)
-                x0, x1 = max(0, -dx), nx - max(0, dx)
-                ok = nav[z0:z1, x0:x1].copy()
-                for cz, cx in ((dz, dx), *through):
-                    ok &= nav[z0 + cz:z1 + cz, x0 + cx:x1 + cx]
-                az, ax = np.nonzero(ok)
-                az, ax = az + z0, ax + x0
-                rows.append(self._node_of[az, ax])
-                cols.append(self._node_of[az + dz, ax + dx])
-                weights.append(np.full(len(az), math.hypot(dz, dx) * self.cell_size))
+            for nav, node_of in zip(self.navigable, self._node_of):  # no edges between levels
+                nz, nx = nav.shape
+                for (dz, dx), through in _MOVES:
+                    z0, z1 = max(0, -dz), nz - max(0, dz)
+                    x0, x1 = max(0, -dx), nx - max(0, dx)
+                    ok = nav[z0:z1, x0:x1].copy()
+                    for cz, cx in ((dz, dx), *through):
+                        ok &= nav[z0 + cz:z1 + cz, x0 + cx:x1 + cx]
+                    az, ax = np.nonzero(ok)
+                    az, ax = az + z0, ax + x0
+                    rows.append(node_of[az, ax])
+                    cols.append(node_of[az + dz, ax + dx])
+                    weights.append(np.full(len(az), math.hypot(dz, dx) * self.cell_size))
             n = len(self._cells)
             self._graph = sparse.csr_matrix(
                 (np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
@@ -485,7 +589,7 @@ class NavGrid:
             while chain[-1] != goal_node:
                 chain.append(int(pred[chain[-1]]))
             cells = self._cells[chain]
-            waypoints = [self.cell_center(iz, ix) for iz, ix in cells[1:-1]]
+            waypoints = [self.cell_center(level, iz, ix) for level, iz, ix in cells[1:-1]]
             points = self._pull_taut([start_pt, *waypoints, goal_pt])
         length = float(sum(np.linalg.norm(b - a) for a, b in zip(points[:-1], points[1:])))
         return points, length, index

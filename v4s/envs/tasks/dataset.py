@@ -8,6 +8,10 @@ lies in ``[min_geodesic, max_geodesic]``, and geodesic / Euclidean is at least
 ``min_island_radius``. For ObjectNav the goal is the nearest view point of any
 instance of the category. Each scene's episodes come from their own seeded random
 stream, so a dataset of more scenes begins with the same episodes.
+
+Datasets come from the procedural houses of a split (:func:`generate_dataset`, cached by
+:func:`ensure_dataset`) or from any list of scenes (:func:`generate_scene_dataset`: the
+user's GLBs, stage configs or house ids).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from v4s.envs.scenes.spec import cache_dir, resolve_scene, split_scene_ids
+from v4s.envs.scenes.spec import SceneConfigError, SceneNotFoundError, cache_dir, resolve_scene, split_scene_ids
 from v4s.envs.sim import SimConfig, make_sim
 from v4s.envs.sim.base import MultiGoalShortestPath, PathFinder, Simulator, yaw_to_quaternion
 from v4s.envs.tasks import objectnav, posenav
@@ -66,16 +70,15 @@ def _random_yaw(rng: np.random.Generator) -> float:
     return float(rng.uniform(-math.pi, math.pi))
 
 
-def _objectnav_episodes(sim: Simulator, scene_id: str, config: ObjectNavConfig, rng: np.random.Generator,
-                        first_id: int) -> tuple[list[NavigationEpisode], dict[str, list[ObjectGoal]]]:
-    goals = objectnav.scene_goals(sim, config)
+def _objectnav_episodes(sim: Simulator, scene_id: str, goals: dict[str, list[ObjectGoal]], config: ObjectNavConfig,
+                        rng: np.random.Generator, count: int, first_id: int) -> list[NavigationEpisode]:
     episodes: list[NavigationEpisode] = []
     if not goals:
-        return episodes, {}
+        return episodes
     categories = sorted(goals)
     pathfinder = sim.pathfinder
     order = rng.permutation(len(categories))
-    for e in range(config.dataset.episodes_per_scene):
+    for e in range(count):
         category = categories[int(order[e % len(order)])]
         targets = np.array([vp.position for g in goals[category] for vp in g.view_points])
         for _ in range(config.dataset.max_tries):
@@ -91,14 +94,14 @@ def _objectnav_episodes(sim: Simulator, scene_id: str, config: ObjectNavConfig, 
                     info={"geodesic_distance": round(geodesic, 4), "euclidean_distance": round(euclid, 4)},
                     instruction={"instruction_text": objectnav.instruction_text(category, rng, config.instructions)}))
                 break
-    return episodes, {f"{scene_id}_{c}": g for c, g in goals.items()}
+    return episodes
 
 
 def _posenav_episodes(sim: Simulator, scene_id: str, config: PoseNavConfig, rng: np.random.Generator,
-                      first_id: int) -> list[NavigationEpisode]:
+                      count: int, first_id: int) -> list[NavigationEpisode]:
     pathfinder = sim.pathfinder
     episodes: list[NavigationEpisode] = []
-    for _ in range(config.dataset.episodes_per_scene):
+    for _ in range(count):
         for _ in range(config.dataset.max_tries):
             start, goal = pathfinder.get_random_navigable_point(), pathfinder.get_random_navigable_point()
             found = compatible_pair(pathfinder, start, goal[None], config.dataset, rng)
@@ -117,6 +120,26 @@ def _posenav_episodes(sim: Simulator, scene_id: str, config: PoseNavConfig, rng:
     return episodes
 
 
+def _scene_episodes(sim: Simulator, scene_id: str, config: TaskConfig, index: int, count: int,
+                    first_id: int) -> tuple[list[NavigationEpisode], str]:
+    """Up to ``count`` episodes of the loaded scene, from the stream of the scene's ``index`` in its dataset,
+    numbered from ``first_id``; and, when fewer, why."""
+    rng = np.random.default_rng([config.dataset.seed, _TASK_STREAM[config.name], index])
+    sim.pathfinder.seed(int(rng.integers(2**31)))
+    if not isinstance(config, ObjectNavConfig):
+        episodes = _posenav_episodes(sim, scene_id, config, rng, count, first_id)
+        return episodes, "" if len(episodes) == count else "no more start/goal pairs pass task.dataset's rules"
+    goals = objectnav.scene_goals(sim, config)
+    episodes = _objectnav_episodes(sim, scene_id, goals, config, rng, count, first_id)
+    if len(episodes) == count:
+        return episodes, ""
+    if goals:
+        return episodes, "no more start/goal pairs pass task.dataset's rules"
+    found = sorted({obj.category for obj in sim.objects})
+    return episodes, (f"no object of task.categories {list(config.categories)} has a view point (the scene's "
+                      f"categories: {found})")
+
+
 def task_sim_config(config: TaskConfig, overrides: dict | None = None) -> SimConfig:
     """The simulator settings of a task: SimConfig defaults, then the task's, then ``overrides``.
 
@@ -132,32 +155,73 @@ def task_sim_config(config: TaskConfig, overrides: dict | None = None) -> SimCon
 def generate_dataset(config: TaskConfig, split: str, num_scenes: int, sim: Simulator | None = None,
                      backend: str = "embedded", sim_overrides: dict | None = None,
                      progress: bool = True) -> EpisodeDataset:
-    """Sample ``episodes_per_scene`` episodes in each of the first ``num_scenes`` houses of ``split``."""
+    """Sample ``episodes_per_scene`` episodes in each of the first ``num_scenes`` houses of ``split`` (a house
+    with fewer compatible pairs gives fewer)."""
+    scenes = split_scene_ids(split, num_scenes)
+    per_scene = config.dataset.episodes_per_scene
     own_sim = sim is None
     if sim is None:
         sim = make_sim(backend, task_sim_config(config, sim_overrides))
     episodes: list[NavigationEpisode] = []
-    goals_by_category: dict[str, list[ObjectGoal]] = {}
     try:
-        scenes = split_scene_ids(split, num_scenes)
         for index, scene_id in enumerate(tqdm(scenes, desc=f"{config.name} episodes ({split})", unit="scene",
                                               disable=not progress)):
             sim.load_scene(scene_id)
-            rng = np.random.default_rng([config.dataset.seed, _TASK_STREAM[config.name], index])
-            sim.pathfinder.seed(int(rng.integers(2**31)))
-            first_id = index * config.dataset.episodes_per_scene
-            if isinstance(config, ObjectNavConfig):
-                new, goals = _objectnav_episodes(sim, scene_id, config, rng, first_id)
-                goals_by_category.update(goals)
-            else:
-                new = _posenav_episodes(sim, scene_id, config, rng, first_id)
-            episodes.extend(new)
+            episodes += _scene_episodes(sim, scene_id, config, index, per_scene, index * per_scene)[0]
     finally:
         if own_sim:
             sim.close()
-    categories = tuple(config.categories) if isinstance(config, ObjectNavConfig) else ()
-    return EpisodeDataset(task=config.name, episodes=episodes, goals_by_category=goals_by_category,
-                          categories=categories)
+    return EpisodeDataset(task=config.name, episodes=episodes, categories=_categories(config))
+
+
+def generate_scene_dataset(config: TaskConfig, scenes: list[str], num_episodes: int, sim: Simulator | None = None,
+                           backend: str = "embedded", sim_overrides: dict | None = None,
+                           progress: bool = True) -> EpisodeDataset:
+    """Sample ``num_episodes`` episodes over ``scenes`` (GLB or stage config paths, relative ones under
+    ``sim.scenes_dir``; or house ids), shared out evenly in their order. Episodes name each scene as given.
+
+    Raises ValueError naming the scene when ObjectNav meets a scene without object semantics, and when a
+    scene yields fewer episodes than its share (saying why)."""
+    if not scenes:
+        raise ValueError("scenes: give at least one scene (a .glb or .stage_config.json path, or a house id)")
+    if num_episodes < 1:
+        raise ValueError(f"num_episodes must be at least 1, got {num_episodes}")
+    own_sim = sim is None
+    if sim is None:
+        sim = make_sim(backend, task_sim_config(config, sim_overrides))
+    counts = [num_episodes // len(scenes) + (i < num_episodes % len(scenes)) for i in range(len(scenes))]
+    episodes: list[NavigationEpisode] = []
+    short = []
+    try:
+        for index, scene_id in enumerate(tqdm(scenes, desc=f"{config.name} episodes", unit="scene",
+                                              disable=not progress)):
+            try:
+                spec = resolve_scene(scene_id, sim.config.scenes_dir)
+            except (SceneNotFoundError, SceneConfigError) as e:
+                raise type(e)(f"scenes[{index}]: {e}") from None
+            sim.load_scene(spec)
+            if isinstance(config, ObjectNavConfig) and not sim.objects:
+                raise ValueError(
+                    f"scenes[{index}] {scene_id!r}: ObjectNav needs object semantics, and {spec.glb} has none: "
+                    f"put {spec.glb.name[:-len('.glb')]}.semantic.json beside it (v4s's format: an id, category, GLB "
+                    "node and world-frame AABB per object; or HM3D's <stem>.semantic.glb + <stem>.semantic.txt), "
+                    "or sample task=posenav")
+            new, why = _scene_episodes(sim, scene_id, config, index, counts[index], sum(counts[:index]))
+            if len(new) < counts[index]:
+                short.append(f"scenes[{index}] {scene_id!r}: {len(new)} of {counts[index]} episodes ({why})")
+            episodes += new
+    finally:
+        if own_sim:
+            sim.close()
+    if short:
+        raise ValueError(f"could not sample {num_episodes} {config.name} episodes:\n  " + "\n  ".join(short)
+                         + "\nAsk for fewer episodes, add scenes, or relax task.dataset's rules (min_geodesic, "
+                         "min_geodesic_to_euclid_ratio, min_island_radius)")
+    return EpisodeDataset(task=config.name, episodes=episodes, categories=_categories(config))
+
+
+def _categories(config: TaskConfig) -> tuple[str, ...]:
+    return tuple(config.categories) if isinstance(config, ObjectNavConfig) else ()
 
 
 def episode_problems(dataset: EpisodeDataset, sim: Simulator, episodes: list[NavigationEpisode] | None = None,
@@ -173,7 +237,7 @@ def episode_problems(dataset: EpisodeDataset, sim: Simulator, episodes: list[Nav
     for scene_id, scene_episodes in tqdm(by_scene.items(), desc="checking episodes", unit="scene",
                                          disable=not progress):
         try:
-            sim.load_scene(resolve_scene(scene_id))
+            sim.load_scene(resolve_scene(scene_id, sim.config.scenes_dir))
         except (OSError, ValueError, RuntimeError) as e:
             for episode in scene_episodes:
                 problems[episode.episode_id] = f"scene {scene_id!r} does not load ({e})"
@@ -200,7 +264,8 @@ def dataset_cache_path(config: TaskConfig, split: str, num_scenes: int, sim: Sim
                          if k not in ("max_episode_steps", "context_frames", "success_reward", "slack_reward",
                                       "depth", "semantic", "require_centered", "center_region", "heading_tolerance",
                                       "success_distance")},
-                "sim": asdict(sim), "backend": backend, "split": split, "num_scenes": num_scenes}
+                "sim": {k: v for k, v in asdict(sim).items() if k != "scenes_dir"},  # houses are found by id
+                "backend": backend, "split": split, "num_scenes": num_scenes}
     digest = hashlib.sha1(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:10]
     return cache_dir() / "datasets" / config.name / f"{split}-{num_scenes}scenes-{digest}.json.gz"
 
@@ -230,4 +295,4 @@ def ensure_dataset(config: TaskConfig, split: str, num_episodes: int, sim_config
 
 
 __all__ = ["compatible_pair", "dataset_cache_path", "ensure_dataset", "episode_problems", "generate_dataset",
-           "nearest_reachable", "task_sim_config"]
+           "generate_scene_dataset", "nearest_reachable", "task_sim_config"]
