@@ -6,16 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from v4s.actions import LEFT, NO_MOTION
 from v4s.assets import IDM
 from v4s.experiments.idm import PairsConfig, accuracy, sim_pairs
-from v4s.planner.extractors import (
-    LEFT,
-    NO_MOTION,
-    GeometricExtractor,
-    InverseDynamicsModel,
-    load_idm,
-    make_extractor,
-)
+from v4s.planner.extractors import GeometricExtractor, InverseDynamicsModel, load_idm, make_extractor
 
 TURN = {"objectnav": 30.0, "posenav": 10.0}
 HFOV = {"objectnav": 79.0, "posenav": 90.0}

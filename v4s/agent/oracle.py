@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from v4s.actions import FORWARD, LEFT, RIGHT, STOP
 from v4s.agent.base import EpisodeBrief
 from v4s.envs.sim import scene_pathfinder
 from v4s.envs.sim.base import MultiGoalShortestPath, SimConfig, heading_vector, quaternion_to_yaw, wrap_angle
 from v4s.geometry import from_agent_frame
 
-STOP, FORWARD, LEFT, RIGHT = 0, 1, 2, 3
 #: what a turn costs, in metres of walking, when the oracle weighs turning against stepping
 TURN_COST = 0.02
 

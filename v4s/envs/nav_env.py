@@ -35,6 +35,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from v4s.actions import ACTION_NAMES, STOP
 from v4s.envs.scenes.semantic import load_semantic
 from v4s.envs.scenes.spec import SceneSpec, resolve_scene
 from v4s.envs.sim import SimConfig, make_sim
@@ -48,8 +49,7 @@ from v4s.envs.tasks.tour import Tour, house_tour, render_poses
 from v4s.geometry import to_agent_frame, wrap_angle
 
 #: action index -> name; 0 is the task's STOP
-ACTIONS: tuple[str, ...] = ("stop", "move_forward", "turn_left", "turn_right")
-STOP = 0
+ACTIONS = ACTION_NAMES  #: the action space: Discrete(4), in habitat-lab's order
 #: bound of the gps and point-goal observations, metres
 MAX_DISTANCE = 1e4
 #: the keys ``reset(options=...)`` understands

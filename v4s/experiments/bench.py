@@ -47,6 +47,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 import v4s
+from v4s.actions import LEFT
 from v4s.agent import agent_fingerprint, make_agent
 from v4s.agent.base import EpisodeBrief
 from v4s.envs.nav_env import NavEnv
@@ -60,7 +61,7 @@ from v4s.experiments.run_dir import RunDirectory
 from v4s.fileio import write_text_atomic
 from v4s.typed_config import require
 
-IDLE_ACTION = 2  #: what a worker without episodes does: turn left, which never ends an episode
+IDLE_ACTION = LEFT  #: what a worker without episodes does: turn left, which never ends an episode
 SPLITS = tuple(SPLIT_SEEDS)
 #: simulator settings that do not change results (left out of the fingerprint): where to render, and where the
 #: scenes lie (the dataset's scene ids and digest say which scenes run)

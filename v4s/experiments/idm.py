@@ -34,6 +34,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from v4s.actions import FORWARD, LEFT, NO_MOTION, RIGHT
 from v4s.assets import IDM, VIDEO_MODEL
 from v4s.envs.scenes.spec import split_scene_ids
 from v4s.envs.sim import make_sim
@@ -43,7 +44,7 @@ from v4s.envs.tasks.dataset import task_sim_config
 from v4s.fileio import append_csv_row, atomic_path
 from v4s.model.conditioning import resize_depth, resize_frames
 from v4s.model.data import load_clips
-from v4s.planner.extractors import ACTION_NAMES, FORWARD, LEFT, NO_MOTION, RIGHT, InverseDynamicsModel, load_idm
+from v4s.planner.extractors import IDM_LABELS, InverseDynamicsModel, load_idm
 
 SIM_ACTIONS = {FORWARD: "move_forward", LEFT: "turn_left", RIGHT: "turn_right"}
 #: how a random walk picks its actions: no motion, forward, left, right
@@ -301,7 +302,7 @@ def evaluate(cfg: EvalIDMConfig, progress: bool = True) -> dict:
     cache = Path(cfg.out) if cfg.out else Path("runs") / "idm-eval"
     cache.mkdir(parents=True, exist_ok=True)
     sets = pair_sets(cfg.data, cache, progress)
-    summary: dict = {"split": cfg.data.split, "checkpoint": str(cfg.checkpoint), "actions": list(ACTION_NAMES)}
+    summary: dict = {"split": cfg.data.split, "checkpoint": str(cfg.checkpoint), "actions": list(IDM_LABELS)}
     for kind, name in (("sim", "accuracy"), ("imagined", "accuracy_imagined")):
         if not sets[kind]:
             summary[name] = None

@@ -25,10 +25,10 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
+from v4s.actions import FORWARD, LEFT, NO_MOTION, RIGHT
 from v4s.model.weights import check_finite_weights
 
-NO_MOTION, FORWARD, LEFT, RIGHT = 0, 1, 2, 3
-ACTION_NAMES = ("no_motion", "move_forward", "turn_left", "turn_right")
+IDM_LABELS = ("no_motion", "move_forward", "turn_left", "turn_right")  #: the IDM's classes, by action id
 
 
 @runtime_checkable
@@ -206,5 +206,4 @@ def make_extractor(name: str, idm: InverseDynamicsModel | None, hfov: float, for
     raise ValueError(f"agent.extractor: unknown extractor {name!r}; valid extractors are ['idm', 'geometric']")
 
 
-__all__ = ["ACTION_NAMES", "ActionExtractor", "FORWARD", "GeometricExtractor", "InverseDynamicsModel", "LEFT",
-           "NO_MOTION", "RIGHT", "load_idm", "make_extractor"]
+__all__ = ["IDM_LABELS", "ActionExtractor", "GeometricExtractor", "InverseDynamicsModel", "load_idm", "make_extractor"]

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from v4s.actions import FORWARD, LEFT, NO_MOTION, RIGHT
 from v4s.model.boxes import box_centered, detect_box
 from v4s.model.conditioning import integrate_actions, relative_poses
-from v4s.planner.extractors import FORWARD, LEFT, NO_MOTION, RIGHT
 
 
 @dataclass

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from v4s.actions import FORWARD, LEFT, NO_MOTION, RIGHT, STOP
 from v4s.model.vae import decode_latents
-from v4s.planner.extractors import FORWARD, LEFT, NO_MOTION, RIGHT, ActionExtractor
+from v4s.planner.extractors import ActionExtractor
 from v4s.planner.objectives import ObjectGoal, PlanRequest, PoseGoal
 
-STOP = 0  #: the env's STOP action (the extractors' "no motion" shares its id)
 log = logging.getLogger(__name__)
 
 
