@@ -102,6 +102,9 @@ of one planner call, `episode s` the mean wall time of one episode, `fallbacks` 
 explored because no candidate was usable (NaN frames dropped, or the best candidate read as no motion).
 A row marked *running* holds fewer episodes than its run asks for: with 3 to 5 episodes its figures
 are a first look, not a result. Rerun the command to go on where the runs stopped.
+Wall times are as measured, on whatever else the machine ran: a run resumed with one torch thread
+beside other work (`OMP_NUM_THREADS=1`) takes about twice as long per plan as one alone on both cores,
+so judge the time budget from a run alone on the machine, not from a row that mixes both.
 
 ## Test split, 100 episodes per task
 
