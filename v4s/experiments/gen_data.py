@@ -31,6 +31,7 @@ from typing import Any
 
 import hydra
 import numpy as np
+from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
@@ -58,10 +59,10 @@ class GenDataConfig:
     tasks: tuple[str, ...] = ("posenav", "objectnav")
     num_scenes: int = 100
     episodes_per_scene: int = 8
-    windows_per_episode: int = 3
-    context_frames: int = 8
-    target_frames: int = 8
-    resolution: int = 64
+    windows_per_episode: int = 3  #: clips per episode, starting anywhere along the route (uniformly)
+    context_frames: int = 8  #: sampled non-contiguously from the house tour
+    target_frames: int = 8  #: one per action after the current frame
+    resolution: int = 64  #: frames are box-filtered down from render_resolution
     render_resolution: int = 128
     history_frames: int = 2  #: context slots that some clips fill with the route's earlier frames
     history_share: float = 0.5  #: the share of clips (past the route's first step) that do
@@ -218,6 +219,9 @@ def write_manifest(out: Path, cfg: GenDataConfig) -> Path:
     path = out / "manifest.json"
     write_text_atomic(path, json.dumps(manifest, indent=1))
     return path
+
+
+ConfigStore.instance().store(name="gen_data_schema", node=GenDataConfig)
 
 
 @hydra.main(version_base=None, config_path="conf", config_name="gen_data")

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler
+from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
 from v4s.assets import VIDEO_MODEL
@@ -57,7 +58,7 @@ class TrainConfig:
     vae: str | None = None  #: a trained VAE directory (diffusion stage); None: the init pipeline's
     init: str | None = str(DEFAULT_INIT)  #: pipeline to start from when there is no train state
     tasks: tuple[str, ...] = ("posenav", "objectnav")
-    steps: int = 2000  #: optimisation steps of this run (the total is kept in the train state)
+    steps: int = 2000  #: optimisation steps of this run (the total is kept in the train state; reruns resume)
     batch_size: int = 16
     lr: float = 3e-4
     warmup: int = 200
@@ -65,7 +66,7 @@ class TrainConfig:
     cooldown_to: float = 0.05  #: the LR factor the cooldown ends at
     weight_decay: float = 0.01
     ema_decay: float = 0.999
-    drop_instruction: float = 0.1
+    drop_instruction: float = 0.1  #: joint classifier-free guidance: instruction and context dropped independently
     drop_context: float = 0.1
     flip: bool = True  #: mirrored clips as augmentation
     checkpoint_every: int = 250
@@ -389,12 +390,12 @@ def run(cfg: TrainConfig) -> Path:
     return out
 
 
+ConfigStore.instance().store(name="train_schema", node=TrainConfig)
+
+
 @hydra.main(version_base=None, config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> None:
-    values = OmegaConf.to_container(cfg, resolve=True)
-    if values.get("init") is None:
-        values["init"] = str(DEFAULT_INIT)
-    run(build(TrainConfig, values))
+    run(build(TrainConfig, OmegaConf.to_container(cfg, resolve=True)))
 
 
 if __name__ == "__main__":
