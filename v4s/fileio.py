@@ -71,21 +71,26 @@ def append_csv_row(path: str | Path, row: dict) -> None:
         writer.writerow(row)
 
 
+def _sha256(path: Path, opener=open) -> hashlib._Hash:
+    """sha256 of a file read in 1 MiB blocks (checkpoints can be large)."""
+    h = hashlib.sha256()
+    with opener(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h
+
+
 def digest_path(path: str | Path) -> str:
     """sha256 of a file's content (a ``.gz`` file's uncompressed content, so that recompressing it changes
-    nothing), or of a directory's files with their relative names; documentation (``*.md``) is left out."""
+    nothing), or of a directory's files (their bytes as stored) with their relative names; documentation
+    (``*.md``) is left out."""
     path = Path(path)
+    if not path.is_dir():
+        return _sha256(path, gzip.open if path.suffix == ".gz" else open).hexdigest()
     h = hashlib.sha256()
-    if path.is_dir():
-        for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix != ".md"):
-            h.update(file.relative_to(path).as_posix().encode() + b"\0")
-            h.update(hashlib.sha256(file.read_bytes()).digest())
-    elif path.suffix == ".gz":
-        with gzip.open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    else:
-        h.update(path.read_bytes())
+    for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix != ".md"):
+        h.update(file.relative_to(path).as_posix().encode() + b"\0")
+        h.update(_sha256(file).digest())
     return h.hexdigest()
 
 

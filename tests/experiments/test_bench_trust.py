@@ -150,6 +150,15 @@ def test_unrunnable_episodes_are_named_before_the_first_one_runs(tmp_path):
     assert "skip_invalid=true" in message
     assert not (out / "episodes.jsonl").exists()  # nothing ran
 
+    # the refused run left no results, so the corrected dataset (another digest) runs in the same out dir
+    fixed = tmp_path / "fixed"
+    fixed.mkdir()
+    corrected = _dataset_with(fixed, lambda episodes: episodes.__delitem__(slice(1, None)))
+    refused_out = tmp_path / "refused-then-fixed"
+    with pytest.raises(ValueError, match="cannot run"):
+        run_bench(_settings(refused_out, dataset=dataset))
+    assert run_bench(_settings(refused_out, dataset=corrected, num_episodes=1))["num_episodes"] == 1
+
     summary = run_bench(_settings(out, dataset=dataset, skip_invalid=True))
     assert summary["num_episodes"] == 1 and _ids(out) == ["0"]
     assert [(s["index"], s["episode_id"]) for s in summary["skipped_invalid"]] == [(1, "1"), (2, "2")]

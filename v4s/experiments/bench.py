@@ -27,6 +27,7 @@ worker left without episodes turns on the spot until the others finish.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -51,14 +52,15 @@ from v4s.actions import LEFT
 from v4s.agent import agent_fingerprint, make_agent
 from v4s.agent.base import EpisodeBrief
 from v4s.envs.nav_env import NavEnv
-from v4s.envs.scenes.spec import SPLIT_SEEDS
-from v4s.envs.sim import SimConfig, make_sim
+from v4s.envs.scenes import hm3d
+from v4s.envs.scenes.spec import SPLIT_SEEDS, SceneSpec, resolve_scene
+from v4s.envs.sim import SimConfig
 from v4s.envs.tasks.config import TaskConfig
 from v4s.envs.tasks.dataset import ensure_dataset, episode_problems, task_sim_config
 from v4s.envs.tasks.episodes import dataset_digest, load_dataset
 from v4s.experiments.records import METRICS, EpisodeLog, markdown_table, strict_json, summarize
 from v4s.experiments.run_dir import RunDirectory
-from v4s.fileio import write_text_atomic
+from v4s.fileio import digest_path, write_text_atomic
 from v4s.typed_config import require
 
 IDLE_ACTION = LEFT  #: what a worker without episodes does: turn left, which never ends an episode
@@ -98,13 +100,30 @@ class BenchSettings:
 
     def fingerprint(self) -> dict[str, Any]:
         """What decides the results: task, simulator, agent (settings and checkpoint digests), split, dataset
-        (the digest of a ``dataset=`` file; a sampled one is decided by task.dataset, sim and split) and the
-        v4s version. ``num_episodes``, ``num_envs``, ``video``, ``progress`` and threads are not in it."""
-        dataset = {"sampled": "by task.dataset's rules"} if self.dataset is None else \
-            {"digest": dataset_digest(self.dataset)}
+        (a ``dataset=`` file's digest and the digest of every scene it names, as ``sim.scenes_dir`` resolves
+        it; a sampled one is decided by task.dataset, sim and split) and the v4s version. ``num_episodes``,
+        ``num_envs``, ``video``, ``progress`` and threads are not in it."""
+        if self.dataset is None:
+            dataset: dict[str, Any] = {"sampled": "by task.dataset's rules"}
+        else:
+            scene_ids = sorted({ep.scene_id for ep in load_dataset(self.dataset, self.task.name,
+                                                                   self.sim.scenes_dir).episodes})
+            dataset = {"digest": dataset_digest(self.dataset),
+                       "scenes": {sid: _scene_digest(resolve_scene(sid, self.sim.scenes_dir)) for sid in scene_ids}}
         return {"v4s": v4s.__version__, "task": asdict(self.task),
                 "sim": {k: v for k, v in asdict(self.sim).items() if k not in SIM_RUN_ONLY}, "backend": self.backend,
                 "agent": agent_fingerprint(self.agent, self.agent_kwargs), "split": self.split, "dataset": dataset}
+
+
+def _scene_digest(spec: SceneSpec) -> str:
+    """sha256 of what a scene is: its files (render, collision, semantics, HM3D's semantic pair) and the frame
+    its stage config gives it."""
+    h = hashlib.sha256(repr((spec.up, spec.front, spec.scale)).encode())
+    pair = hm3d.semantic_files(spec.glb) if spec.semantic is None else None
+    for path in (spec.glb, spec.collision, spec.semantic, *(pair or ())):
+        if path is not None:
+            h.update(digest_path(path).encode())
+    return h.hexdigest()
 
 
 def settings_from_config(cfg: DictConfig | Mapping[str, Any]) -> BenchSettings:
@@ -212,11 +231,7 @@ def _checked_episodes(settings: BenchSettings, dataset) -> tuple[dict[str, Any],
     selected = dataset.episodes[:settings.num_episodes]
     skipped: list[dict[str, Any]] = []
     if settings.dataset is not None:
-        sim = make_sim(settings.backend, settings.sim)
-        try:
-            problems = episode_problems(dataset, sim, selected, progress=settings.progress)
-        finally:
-            sim.close()
+        problems = episode_problems(dataset, settings.backend, settings.sim, selected, progress=settings.progress)
         skipped = [{"index": i, "episode_id": ep.episode_id, "problem": problems[ep.episode_id]}
                    for i, ep in enumerate(selected) if ep.episode_id in problems]
         if skipped and not settings.skip_invalid:
@@ -228,14 +243,18 @@ def _checked_episodes(settings: BenchSettings, dataset) -> tuple[dict[str, Any],
         for s in skipped:
             logger.warning("skipping episodes[%d] (episode_id %r): %s", s["index"], s["episode_id"], s["problem"])
     bad = {s["episode_id"] for s in skipped}
+    if len(bad) == len(selected):
+        raise ValueError(f"dataset {settings.dataset}: none of its {len(selected)} episodes can run (see the warnings "
+                         "above); there is nothing to measure")
     return {ep.episode_id: ep for ep in selected if ep.episode_id not in bad}, skipped
 
 
 def run_bench(settings: BenchSettings) -> dict[str, Any]:
     """Run (or resume) the benchmark; returns the summary it writes."""
     run_dir = RunDirectory(settings.out)
-    aside = run_dir.open(settings.config(), settings.fingerprint(), resume=settings.resume)
+    run_dir.lock()  # first: a run refused for another writer or an unwritable dir digests nothing
     try:
+        aside = run_dir.open(settings.config(), settings.fingerprint(), resume=settings.resume)
         if aside is not None:
             logger.warning("resume=false: the earlier run in %s is kept in %s", settings.out, aside)
         return _run_locked(settings)

@@ -34,7 +34,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from v4s.actions import FORWARD, LEFT, NO_MOTION, RIGHT
+from v4s.actions import ACTION_NAMES, FORWARD, LEFT, NO_MOTION, RIGHT
 from v4s.assets import IDM, VIDEO_MODEL
 from v4s.envs.scenes.spec import split_scene_ids
 from v4s.envs.sim import make_sim
@@ -46,7 +46,6 @@ from v4s.model.conditioning import resize_depth, resize_frames
 from v4s.model.data import load_clips
 from v4s.planner.extractors import IDM_LABELS, InverseDynamicsModel, load_idm
 
-SIM_ACTIONS = {FORWARD: "move_forward", LEFT: "turn_left", RIGHT: "turn_right"}
 #: how a random walk picks its actions: no motion, forward, left, right
 WALK_PROBABILITIES = (0.1, 0.5, 0.2, 0.2)
 BLOCKED = 0.02  #: metres: a forward step that moved less was blocked (no motion)
@@ -122,7 +121,7 @@ def sim_pairs(cfg: PairsConfig, task_name: str, progress: bool = True) -> dict[s
                 for _ in range(min(cfg.walk_length, cfg.pairs_per_scene - made)):
                     action = int(rng.choice(4, p=WALK_PROBABILITIES))
                     position = sim.agent_state.position.copy()
-                    after = sim.step(SIM_ACTIONS[action]) if action != NO_MOTION else before
+                    after = sim.step(ACTION_NAMES[action]) if action != NO_MOTION else before
                     moved = float(np.linalg.norm(sim.agent_state.position - position))
                     label = NO_MOTION if action == FORWARD and moved < BLOCKED else action
                     first.append(before["rgb"])

@@ -134,21 +134,23 @@ class RunDirectory:
 
     def remove_leftovers(self) -> list[Path]:
         """Delete the temporary files a killed writer left behind (the caller holds the lock)."""
-        leftovers = [p for p in self.out.rglob(TMP_GLOB) if p.is_file() and "replaced-" not in p.parent.name]
+        leftovers = [p for folder in (self.out, self.out / "videos") for p in folder.glob(TMP_GLOB) if p.is_file()]
         for path in leftovers:
             path.unlink()
         return leftovers
 
     def open(self, config: Mapping[str, Any], fingerprint: Mapping[str, Any], resume: bool = True) -> Path | None:
-        """Lock the out dir, check (or record) the fingerprint, clear leftovers. Returns where an old run was
-        set aside (``resume=false``), else None."""
+        """Lock the out dir (unless :meth:`lock` already did), check the fingerprint against the recorded one when
+        the out dir holds results, record this one, clear leftovers. Returns where an old run was set aside
+        (``resume=false``), else None."""
         fingerprint = json.loads(strict_json(fingerprint))  # as run.json will hold it (tuples are lists there)
-        self.lock()
+        if self._lock_file is None:
+            self.lock()
         try:
             aside = None
             if not resume:
                 aside = self.set_aside()
-            elif self.has_results() or self.run_file.exists():
+            elif self.has_results():  # a run.json without results is a run that never began: it is replaced
                 old = self.recorded()
                 if old is None:
                     raise RunConflictError(

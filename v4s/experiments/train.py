@@ -56,7 +56,8 @@ class TrainConfig:
     val_data: str | None = "data/clips/val"
     out: str = "runs/train"
     vae: str | None = None  #: a trained VAE directory (diffusion stage); None: the init pipeline's
-    init: str | None = str(DEFAULT_INIT)  #: pipeline to start from when there is no train state
+    #: pipeline to start from when there is no train state (default: the committed v4s-small); null: a fresh model
+    init: str | None = str(DEFAULT_INIT)
     tasks: tuple[str, ...] = ("posenav", "objectnav")
     steps: int = 2000  #: optimisation steps of this run (the total is kept in the train state; reruns resume)
     batch_size: int = 16
@@ -381,12 +382,7 @@ def run(cfg: TrainConfig) -> Path:
     accelerator = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no", cpu=not torch.cuda.is_available())
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    if cfg.stage == "vae":
-        train_vae(cfg, accelerator, out)
-    elif cfg.stage == "diffusion":
-        train_diffusion(cfg, accelerator, out)
-    else:
-        raise ValueError(f"stage must be 'vae' or 'diffusion', got {cfg.stage!r}")
+    (train_vae if cfg.stage == "vae" else train_diffusion)(cfg, accelerator, out)  # __post_init__ checked stage
     return out
 
 

@@ -14,13 +14,15 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from v4s.actions import ACTION_NAMES
+from v4s.envs.scenes.mesh import SceneFileError
 from v4s.envs.scenes.semantic import SceneObject
 from v4s.geometry import wrap_angle  # noqa: F401  (re-exported with the other pose helpers)
 from v4s.typed_config import build
 
 #: Habitat's discrete navigation actions understood by every simulator backend.
 #: ``stop`` is a task-level action and never reaches the simulator.
-SIM_ACTIONS: tuple[str, ...] = ("move_forward", "turn_left", "turn_right")
+SIM_ACTIONS: tuple[str, ...] = ACTION_NAMES[1:]  #: what a simulator steps (STOP is the env's, not a motion)
 
 #: Sensor names and what they hold.
 SENSOR_TYPES: tuple[str, ...] = ("rgb", "depth", "semantic")
@@ -201,6 +203,19 @@ def not_navigable_error(position: np.ndarray, snapped: np.ndarray, scene_id: str
         f"; the nearest navigable point is {np.round(snapped, 3).tolist()}"
     return NotNavigableError(f"position {np.round(position, 3).tolist()} is not on the {navigation} of scene "
                              f"{scene_id!r} for an agent of radius {agent_radius} m{hint}")
+
+
+def no_navigable_area_error(spec: Any, config: SimConfig, detail: str = "") -> SceneFileError:
+    """The error for a scene in which an agent of ``config`` has nowhere to stand (every backend raises it): names
+    the file and what to check (up axis and scale in the stage config, a floor, ``floor_height``)."""
+    stem = Path(spec.glb).name[: -len(".glb")] if str(spec.glb).endswith(".glb") else Path(spec.glb).stem
+    return SceneFileError(
+        f"{spec.collision or spec.glb}: no navigable area for an agent of radius {config.agent_radius} m and "
+        f"height {config.agent_height} m{': ' + detail if detail else ''}. Check the up axis (the scene was read "
+        f"with up {list(spec.up)}; z-up scans need \"up\": [0, 0, 1], \"front\": [0, 1, 0] in "
+        f"{stem}.stage_config.json) and the scale (v4s expects metres; a model in centimetres needs "
+        f"\"scale\": [0.01, 0.01, 0.01] there), and that the scene has a floor; or give the floor's height "
+        f"as floor_height (metres) in {stem}.semantic.json")
 
 
 def yaw_to_quaternion(yaw: float) -> np.ndarray:

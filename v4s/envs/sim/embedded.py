@@ -13,13 +13,12 @@ import math
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from v4s.envs.scenes import hm3d
-from v4s.envs.scenes.mesh import SceneFileError, SceneMesh, load_collision_mesh, load_scene_mesh
+from v4s.envs.scenes.mesh import SceneMesh, load_collision_mesh, load_scene_mesh
 from v4s.envs.scenes.spec import SceneSpec, resolve_scene
 from v4s.envs.sim import gl
 from v4s.envs.sim.base import (
@@ -28,6 +27,7 @@ from v4s.envs.sim.base import (
     SimConfig,
     check_action,
     heading_vector,
+    no_navigable_area_error,
     not_navigable_error,
     quaternion_to_yaw,
     wrap_angle,
@@ -65,14 +65,7 @@ def load_scene_assets(spec: SceneSpec, config: SimConfig) -> tuple[SceneMesh, Na
     try:
         grid = NavGrid.from_mesh(positions, faces.astype(np.int64), settings)
     except NavGridError as e:
-        stem = Path(spec.glb).name[: -len(".glb")]
-        raise SceneFileError(
-            f"{spec.collision or spec.glb}: no navigable area for an agent of radius {config.agent_radius} m and "
-            f"height {config.agent_height} m: {e}. Check the up axis (the scene was read with up "
-            f"{list(spec.up)}; z-up scans need \"up\": [0, 0, 1], \"front\": [0, 1, 0] in "
-            f"{stem}.stage_config.json) and the scale (v4s expects metres; a model in centimetres needs "
-            f"\"scale\": [0.01, 0.01, 0.01] there), and that the scene has a floor; or give the floor's height "
-            f"as floor_height (metres) in {stem}.semantic.json") from None
+        raise no_navigable_area_error(spec, config, str(e)) from None
     _scene_cache[key] = (mesh, grid)
     while len(_scene_cache) > SCENE_CACHE_SIZE:
         _scene_cache.popitem(last=False)

@@ -25,8 +25,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from v4s.envs.scenes.mesh import SceneFileError
+from v4s.envs.scenes.semantic import SemanticFileError
 from v4s.envs.scenes.spec import SceneConfigError, SceneNotFoundError, cache_dir, resolve_scene, split_scene_ids
-from v4s.envs.sim import SimConfig, make_sim
+from v4s.envs.sim import SimConfig, make_sim, scene_pathfinder
 from v4s.envs.sim.base import MultiGoalShortestPath, PathFinder, Simulator, yaw_to_quaternion
 from v4s.envs.tasks import objectnav, posenav
 from v4s.envs.tasks.config import DatasetConfig, ObjectNavConfig, PoseNavConfig, TaskConfig
@@ -224,11 +226,13 @@ def _categories(config: TaskConfig) -> tuple[str, ...]:
     return tuple(config.categories) if isinstance(config, ObjectNavConfig) else ()
 
 
-def episode_problems(dataset: EpisodeDataset, sim: Simulator, episodes: list[NavigationEpisode] | None = None,
-                     progress: bool = False) -> dict[str, str]:
-    """What makes episodes of ``dataset`` unrunnable, by episode id: a scene that does not load, a start off the
-    navigable area, no goal, or no goal reachable from the start (by :func:`nearest_reachable`, the sampler's
-    rule). Every scene is loaded once; ``episodes`` defaults to all of them."""
+def episode_problems(dataset: EpisodeDataset, backend: str, sim_config: SimConfig,
+                     episodes: list[NavigationEpisode] | None = None, progress: bool = False) -> dict[str, str]:
+    """What makes episodes of ``dataset`` unrunnable on ``backend`` for the agent of ``sim_config``, by episode id:
+    a scene that does not load, a start off the navigable area, no goal, or no goal reachable from the start (by
+    :func:`nearest_reachable`, the sampler's rule). Each scene's pathfinder is built once, without a renderer
+    (:func:`v4s.envs.sim.scene_pathfinder`, whose cache the oracle and an in-process env share); ``episodes``
+    defaults to all of them."""
     episodes = dataset.episodes if episodes is None else episodes
     problems: dict[str, str] = {}
     by_scene: dict[str, list[NavigationEpisode]] = {}
@@ -237,12 +241,11 @@ def episode_problems(dataset: EpisodeDataset, sim: Simulator, episodes: list[Nav
     for scene_id, scene_episodes in tqdm(by_scene.items(), desc="checking episodes", unit="scene",
                                          disable=not progress):
         try:
-            sim.load_scene(resolve_scene(scene_id, sim.config.scenes_dir))
-        except (OSError, ValueError, RuntimeError) as e:
+            pathfinder = scene_pathfinder(backend, resolve_scene(scene_id, sim_config.scenes_dir), sim_config)
+        except (SceneNotFoundError, SceneConfigError, SceneFileError, SemanticFileError) as e:
             for episode in scene_episodes:
                 problems[episode.episode_id] = f"scene {scene_id!r} does not load ({e})"
             continue
-        pathfinder = sim.pathfinder
         for episode in scene_episodes:
             start = np.asarray(episode.start_position, dtype=np.float64)
             targets = episode.goal_positions

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from v4s.envs.scenes.hm3d import HM3D_SSD_HEADER
 from v4s.envs.scenes.semantic import SceneObject, load_semantic
 from v4s.envs.scenes.spec import SceneSpec, cache_dir, resolve_scene
 from v4s.fileio import write_bytes_atomic
@@ -27,7 +28,6 @@ from v4s.fileio import write_bytes_atomic
 EXPORT_VERSION = 2
 
 #: first line of an HM3D semantic scene descriptor (SemanticScene::loadSemanticSceneDescriptor)
-HM3D_SSD_HEADER = "HM3D Semantic Annotations"
 
 #: habitat-sim keeps per-vertex semantic ids in 16 bits (GenericSemanticMeshData.cpp)
 MAX_SEMANTIC_ID = 65535

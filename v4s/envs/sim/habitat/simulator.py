@@ -31,6 +31,7 @@ from v4s.envs.sim.base import (
     ShortestPath,
     SimConfig,
     check_action,
+    no_navigable_area_error,
     not_navigable_error,
     quaternion_to_yaw,
     yaw_to_quaternion,
@@ -600,12 +601,7 @@ class HabitatSim:
                 pf.save_nav_mesh(str(tmp))
             return
         self._spec = None
-        raise RuntimeError(f"habitat-sim could not build a navmesh for scene {spec.scene_id!r} ({spec.glb}) "
-                           f"with agent radius {self.config.agent_radius} m and height "
-                           f"{self.config.agent_height} m: no navigable area. Check the asset's frame (read with "
-                           f"up {list(spec.up)}, front {list(spec.front)}; z-up scans have up [0, 0, 1], front "
-                           "[0, 1, 0], set in a <stem>.stage_config.json beside the GLB) and its scale (v4s "
-                           f"expects metres; scale {list(spec.scale)}), and that the scene has a floor")
+        raise no_navigable_area_error(spec, self.config, "habitat-sim built no navmesh")
 
     @property
     def scene(self) -> SceneSpec | None:
