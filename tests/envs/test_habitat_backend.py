@@ -277,6 +277,16 @@ def test_collision_mesh_and_scale_reach_the_stage(tmp_path):
     assert config["scale"] == [0.01, 0.01, 0.01]
 
 
+def test_a_changed_asset_frame_rewrites_the_stage(tmp_path):
+    spec, _ = _write_scene(tmp_path)
+    plain = replace(spec, semantic=None)
+    first = json.loads(hab.write_stage_config(plain).read_text())
+    rescaled = json.loads(hab.write_stage_config(replace(plain, scale=(0.01, 0.01, 0.01))).read_text())
+    assert first["scale"] == [1.0, 1.0, 1.0] and rescaled["scale"] == [0.01, 0.01, 0.01]  # not kept as fresh
+    turned = json.loads(hab.write_stage_config(replace(plain, up=Z_UP, front=Z_UP_FRONT)).read_text())
+    assert turned["up"] == list(Z_UP) and turned["front"] == list(Z_UP_FRONT)
+
+
 def test_read_only_scene_directory_exports_to_the_cache(tmp_path, monkeypatch):
     spec, _ = _write_scene(tmp_path / "dataset")
     monkeypatch.setenv("V4S_CACHE", str(tmp_path / "cache"))

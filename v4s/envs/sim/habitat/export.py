@@ -249,19 +249,23 @@ def _sources(spec: SceneSpec) -> list[Path]:
     return [Path(p) for p in (spec.glb, spec.collision, spec.semantic) if p is not None]
 
 
-def _fresh(outputs: Sequence[Path], sources: Sequence[Path], stage_config: Path, semantic: bool) -> bool:
-    """All outputs exist, none is older than a source, and the stage config is this exporter's version
-    (with or without semantics, as asked)."""
+def _fresh(outputs: Sequence[Path], sources: Sequence[Path], stage_config: Path, semantic: bool,
+           spec: SceneSpec) -> bool:
+    """All outputs exist, none is older than a source, and the stage config is this exporter's version (with or
+    without semantics, as asked) for the asset frame the scene has now (a user's stage config may have changed
+    its up, front or scale since)."""
     if not all(p.is_file() for p in outputs):
         return False
     newest_source = max(p.stat().st_mtime for p in sources)
     if any(p.stat().st_mtime < newest_source for p in outputs):
         return False
     try:
-        meta = json.loads(stage_config.read_text()).get("user_defined", {})
+        data = json.loads(stage_config.read_text())
     except (OSError, json.JSONDecodeError):
         return False
-    return meta.get("v4s_export_version") == EXPORT_VERSION and meta.get("v4s_semantic") == semantic
+    meta = data.get("user_defined", {})
+    frame = [data.get(k) for k in ("up", "front", "scale")] == [list(spec.up), list(spec.front), list(spec.scale)]
+    return frame and meta.get("v4s_export_version") == EXPORT_VERSION and meta.get("v4s_semantic") == semantic
 
 
 def _stage_config(spec: SceneSpec, out: Path, semantic_glb: Path | None, ssd: Path | None) -> dict[str, Any]:
@@ -302,7 +306,7 @@ def write_stage_config(spec: SceneSpec | str | os.PathLike[str]) -> Path:
     if not glb.is_file():
         raise FileNotFoundError(f"scene GLB not found: {glb}")
     name, sources = f"{_stem(spec)}.v4s.stage_config.json", _sources(spec)
-    out, fresh = _pick_output_dir(spec, lambda d: _fresh([d / name], sources, d / name, False))
+    out, fresh = _pick_output_dir(spec, lambda d: _fresh([d / name], sources, d / name, False, spec))
     stage = out / name
     if not fresh:
         write_bytes_atomic(stage, json.dumps(_stage_config(spec, out, None, None), indent=1).encode())
@@ -342,7 +346,7 @@ def export_habitat_semantics(spec: SceneSpec | str | os.PathLike[str]) -> Path:
     def fresh_in(d: Path) -> bool:
         f = files_in(d)
         return _fresh([f.semantic_glb, f.semantic_descriptor, f.stage_config], sources,  # type: ignore[list-item]
-                      f.stage_config, True)
+                      f.stage_config, True, spec)
 
     out, fresh = _pick_output_dir(spec, fresh_in)
     files = files_in(out)
