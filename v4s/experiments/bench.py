@@ -175,9 +175,11 @@ def _record(info: Mapping[str, Any], settings: BenchSettings, scene_id: str, ins
     for key in METRICS:
         record[key] = float(info[key]) if key not in ("collisions", "num_steps") else int(info[key])
     bad = [key for key in METRICS if not math.isfinite(record[key])]
-    if bad:  # the dataset check rules this out; a figure that was never measured must not reach a summary
-        raise RuntimeError(f"episode {record['episode_id']} ({scene_id}) ended with non-finite {bad}: "
-                           f"{[record[k] for k in bad]}; its goal is not reachable from its start")
+    if bad:  # a figure that was never measured must not reach a summary
+        raise RuntimeError(f"episode {record['episode_id']} ({scene_id}) ended at {info.get('position')} with "
+                           f"non-finite {bad} = {[record[k] for k in bad]}: no path from where the agent ended to "
+                           "the goal, though its start passed the dataset check; the episodes before it are in "
+                           "episodes.jsonl (this is a simulator bug: please report it with the episode)")
     return record
 
 
