@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from v4s.agent import EpisodeBrief
 from v4s.agent.video import VideoAgent
+from v4s.assets import VIDEO_MODEL
 from v4s.envs.nav_env import NavEnv
 from v4s.model.boxes import draw_box
+from v4s.model.conditioning import integrate_actions, relative_poses
 from v4s.model.pipeline import ContextGuidedVideoPipeline
 from v4s.planner import PlanRequest
 from v4s.planner.objectives import ObjectGoal, PoseGoal
@@ -180,3 +183,47 @@ def test_stop_rules():
     assert objects.stop_after(_request(), close, *moving)
     assert not objects.stop_after(_request(), far, *moving)
     assert objects.score(_request(), close, *moving, None) > objects.score(_request(), far, *moving, None)
+
+
+@pytest.fixture(scope="module")
+def goal_checkpoint(tmp_path_factory):
+    """The shipped model with goal conditioning added (its goal layer drawn at random, as if trained) and a
+    horizon of 4 frames, so that a plan of 8 actions is an autoregressive rollout of two calls."""
+    pipe = ContextGuidedVideoPipeline.from_pretrained(VIDEO_MODEL)
+    pipe.transformer = pipe.transformer.extended(goal_dim=4)
+    torch.manual_seed(0)
+    torch.nn.init.normal_(pipe.transformer.goal_embedder[2].weight, std=0.05)
+    pipe.register_to_config(num_frames=4)
+    out = tmp_path_factory.mktemp("goal") / "pipeline"
+    pipe.save_pretrained(out)
+    return out
+
+
+def test_a_goal_conditioned_model_gets_the_goal_in_each_call_from_where_the_imagined_motion_led(goal_checkpoint,
+                                                                                              monkeypatch):
+    env = _env("posenav")
+    agent = VideoAgent(env.sim_config, env.task, checkpoint=str(goal_checkpoint), num_candidates=2,
+                       num_inference_steps=2, replan_every=8)
+    assert agent.objective.goal_conditioned and (agent.planner.num_frames, agent.planner.horizon) == (4, 8)
+    goals, reads = [], []
+    real_call, real_extract = ContextGuidedVideoPipeline.__call__, agent.extractor.extract
+    monkeypatch.setattr(ContextGuidedVideoPipeline, "__call__",
+                        lambda self, *args, **kwargs: goals.append(kwargs["goal_pose"]) or real_call(self, *args,
+                                                                                                     **kwargs))
+    monkeypatch.setattr(agent.extractor, "extract",
+                        lambda videos, depth=None: reads.append(real_extract(videos, depth)) or reads[-1])
+    obs, info = env.reset(options={"episode_id": env.dataset.episodes[0].episode_id})
+    brief = EpisodeBrief.from_info(info, "posenav")
+    agent.reset(0, brief)
+    agent.act(_batch([obs]), np.array([True]))
+    env.close()
+    assert len(goals) == 2  # one plan: two calls of the 4-frame model
+    goal = PoseGoal.goal_pose(_request(**VideoAgent.sensors(brief, obs)))
+    np.testing.assert_allclose(goals[0], np.repeat(relative_poses(np.zeros(3), goal[None]), 2, axis=0), atol=1e-6)
+    read = reads[0][0]  # the actions read from the first call's frames, one row per candidate
+    assert read.shape == (2, 4)
+    for row, actions in enumerate(read):
+        here = integrate_actions(np.zeros(3), actions, env.sim_config.forward_step_size,
+                                 np.radians(env.sim_config.turn_angle))[-1]
+        np.testing.assert_allclose(goals[1][row], relative_poses(here, goal[None])[0], atol=1e-6)
+    assert agent.episode_figures(0)["plans"] == 1 and agent.episodes[0].queue

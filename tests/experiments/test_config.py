@@ -42,6 +42,8 @@ def test_bad_values_are_named():
 @pytest.mark.parametrize("app, override, message", [
     ("train", "steps=abc", "Value 'abc' of type 'str' could not be converted to Integer\n    full_key: steps"),
     ("train", "lr=-1", "lr must be at least 0, got -1.0"),
+    ("train", "goal_share=2", "goal_share must be in [0, 1], got 2.0"),
+    ("eval_video", "pose_instruction=route", "pose_instruction must be 'trajectory' or 'goal', got 'route'"),
     ("gen_data", "num_scenes=0", "num_scenes must be at least 1, got 0"),
     ("episodes", "num_episodes=0", "num_episodes must be a positive integer, got 0"),
     ("scenes", "num=x", "num must be a positive integer, got 'x'"),

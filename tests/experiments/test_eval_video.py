@@ -102,3 +102,22 @@ def test_bad_input_is_named_before_any_work_from_any_directory(tmp_path):
         with pytest.raises((ValueError, FileNotFoundError), match=message):
             eval_config(cfg)
     assert Path(EvalConfig().checkpoint).is_absolute() and Path(EvalConfig().checkpoint).is_dir()
+
+
+def test_posenav_by_goal_gives_the_model_only_the_clips_goal(clips_dir, pipe, tmp_path, monkeypatch):
+    cfg = EvalConfig(task="posenav", num_clips=2, data=str(clips_dir), out=str(tmp_path), num_inference_steps=2,
+                     pose_instruction="goal", save_examples=0)
+    with pytest.raises(ValueError, match="goal_pose: this pipeline's transformer was not trained with goal"):
+        evaluate(cfg, pipe)
+    goal_pipe = ContextGuidedVideoPipeline.from_pretrained(CHECKPOINT)
+    goal_pipe.transformer = goal_pipe.transformer.extended(goal_dim=4)
+    seen = []
+    real = ContextGuidedVideoPipeline.__call__
+    monkeypatch.setattr(ContextGuidedVideoPipeline, "__call__",
+                        lambda self, *args, **kwargs: seen.append((args[2], kwargs["goal_pose"])) or real(self, *args,
+                                                                                                       **kwargs))
+    summary = evaluate(cfg, goal_pipe)
+    clips = load_clips(clips_dir, ("posenav",))
+    assert [instruction for instruction, _ in seen] == [None, None]  # no trajectory: the goal alone
+    np.testing.assert_array_equal(np.stack([goal for _, goal in seen]), clips["goal"][:2])
+    assert summary["pose_instruction"] == "goal" and 5 < summary["next_frame_psnr"] < 60 and 5 < summary["psnr"] < 60

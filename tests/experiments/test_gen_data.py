@@ -7,10 +7,17 @@ import json
 import numpy as np
 import pytest
 
+from v4s.agent import EpisodeBrief
+from v4s.agent.oracle import OracleAgent
+from v4s.agent.video import VideoAgent
+from v4s.envs.nav_env import NavEnv
+from v4s.envs.tasks.config import TaskConfig
 from v4s.experiments.gen_data import GenDataConfig, generate
 from v4s.model.boxes import detect_box
 from v4s.model.conditioning import relative_poses
 from v4s.model.data import ClipFileError, load_clips
+from v4s.planner import PlanRequest
+from v4s.planner.objectives import objective_for
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +77,39 @@ def test_generation_is_deterministic_and_resumes(clips_dir, tmp_path):
     stamp = shard.stat().st_mtime_ns
     generate(cfg, progress=False)  # a rerun keeps what is written
     assert shard.stat().st_mtime_ns == stamp
+    # a shard of an older layout (no goal) is an error naming it, and a rerun writes it again
+    with np.load(shard) as data:
+        old = {k: data[k] for k in data.files if k != "goal"}
+    np.savez_compressed(shard, **old)
+    with pytest.raises(ClipFileError, match=rf"{shard}: clip shard without \['goal'\].*rerun v4s-gen-data"):
+        load_clips(tmp_path)
+    generate(cfg, progress=False)
+    np.testing.assert_array_equal(load_clips(tmp_path)["goal"], b["goal"])
+
+
+def test_a_clip_goal_is_the_goal_the_agent_reads_from_its_sensors_at_that_pose(clips_dir):
+    """Training (world poses) and inference (point-goal sensor, compass, the brief's goal heading) give the model
+    the same goal pose: replay each clip's oracle route in the env to its current view and ask the planner."""
+    clips = load_clips(clips_dir, ("posenav",))
+    task = TaskConfig.from_mapping({"name": "posenav", "dataset": {"episodes_per_scene": 2, "seed": 0}})
+    env = NavEnv(task, split="val", num_episodes=2, sim={"width": 64, "height": 64})
+    objective = objective_for(env.task, env.sim_config, goal_conditioned=True)
+    oracle = OracleAgent(env.sim_config)
+    checked = 0
+    for episode_id, pose, goal in zip(clips["episode_id"], clips["poses"][:, 0], clips["goal"]):
+        obs, info = env.reset(options={"episode_id": str(episode_id)})
+        brief = EpisodeBrief.from_info(info, "posenav")
+        oracle.reset(EpisodeBrief.from_info(info, "posenav", privileged=True))
+        while not np.allclose([*info["position"][[0, 2]], info["heading"]], pose, atol=1e-6):
+            obs, _, _, _, info = env.step(oracle.act(obs))
+        request = PlanRequest(current=obs["rgb"], depth=None, context_latents=None, context_positions=np.zeros(0),
+                              instruction_embeds=None, sensors=VideoAgent.sensors(brief, obs))
+        seen = objective.conditions([request], [None], 1, 0, 8, None)["goal_pose"][0]
+        np.testing.assert_allclose(seen, goal, atol=2e-3)
+        checked += 1
+    env.close()
+    assert checked == len(clips["task"]) >= 2 and np.all(np.hypot(clips["goal"][:, 0], clips["goal"][:, 1]) > 0)
+    assert np.count_nonzero(load_clips(clips_dir, ("objectnav",))["goal"]) == 0  # the null goal
 
 
 def test_missing_clips_are_named(tmp_path):

@@ -125,3 +125,24 @@ def test_a_latent_cache_without_a_vae_key_is_encoded_again(clips, tmp_path):
     (tmp_path / "run" / "train_state.pt").unlink()
     run(cfg)
     assert "key" in torch.load(cache, weights_only=False)
+
+
+def test_goal_conditioning_is_added_to_a_model_trained_without_and_learned_through_resume(clips, tmp_path):
+    common = {"data": str(clips / "train"), "val_data": None, "batch_size": 2, "threads": 1}
+    run(TrainConfig(stage="vae", out=str(tmp_path / "vae"), steps=1, **common))
+    run(TrainConfig(stage="diffusion", vae=str(tmp_path / "vae" / "vae"), init=str(tmp_path / "no-init"),
+                    out=str(tmp_path / "base"), steps=1, model=TINY, **common))
+    base = ContextGuidedVideoPipeline.from_pretrained(tmp_path / "base" / "pipeline")
+    assert not base.goals_supported
+    cfg = TrainConfig(stage="diffusion", init=str(tmp_path / "base" / "pipeline"), out=str(tmp_path / "run"), steps=2,
+                      checkpoint_every=2, warmup=1, lr=1e-2, goal_share=1.0, model={**TINY, "goal_dim": 4}, **common)
+    for step in (2, 4):  # the second run resumes the first
+        run(cfg)
+        state = torch.load(tmp_path / "run" / "train_state.pt", weights_only=False)
+        assert state["step"] == step
+        assert torch.count_nonzero(state["modules"]["transformer.goal_embedder.2.weight"]) > 0  # learned from zero
+    pipe = ContextGuidedVideoPipeline.from_pretrained(tmp_path / "run" / "pipeline")
+    assert pipe.goals_supported and pipe.transformer.config.goal_dim == 4
+    video = pipe(np.zeros((2, 64, 64, 3), np.uint8), np.zeros((64, 64, 3), np.uint8), goal_pose=[1.0, -2.0, 0.0, 1.0],
+                 num_inference_steps=1).videos
+    assert video.shape == (1, 8, 64, 64, 3)

@@ -14,7 +14,7 @@ def _batch(n: int = 4) -> dict:
     g = torch.Generator().manual_seed(0)
     return {"target": torch.randn(n, 4, 3, 8, 8, generator=g), "context": torch.randn(n, 4, 4, 8, 8, generator=g),
             "current": torch.randn(n, 4, 1, 8, 8, generator=g), "context_index": torch.tensor([[0, 5, 9, 20]] * n),
-            "pose": torch.randn(n, 3, 4, generator=g), "instruction": ["", "", "Find the bed.", "Find the chair."],
+            "pose": torch.randn(n, 3, 4, generator=g), "goal": torch.zeros(n, 4), "instruction": ["", "", "Find the bed.", "Find the chair."],
             "task": ["posenav", "posenav", "objectnav", "objectnav"]}
 
 
@@ -67,10 +67,12 @@ def test_flip_mirrors_frames_poses_and_turns():
     clips = {"context": rng.integers(0, 255, (1, 2, 4, 4, 3), dtype=np.uint8),
              "current": rng.integers(0, 255, (1, 4, 4, 3), dtype=np.uint8),
              "target": rng.integers(0, 255, (1, 3, 4, 4, 3), dtype=np.uint8),
-             "relative": np.array([[[0.5, -0.25, 0.5, 0.87]] * 3], np.float32), "actions": np.array([[1, 2, 3]])}
+             "relative": np.array([[[0.5, -0.25, 0.5, 0.87]] * 3], np.float32), "actions": np.array([[1, 2, 3]]),
+             "goal": np.array([[2.0, -3.0, -0.5, 0.87]], np.float32)}
     out = flip(clips)
     np.testing.assert_array_equal(out["current"][0], clips["current"][0][:, ::-1])
     np.testing.assert_allclose(out["relative"][0, 0], [-0.5, -0.25, -0.5, 0.87])
+    np.testing.assert_allclose(out["goal"][0], [-2.0, -3.0, 0.5, 0.87])  # the goal mirrored with the route
     assert out["actions"].tolist() == [[1, 3, 2]]
 
 

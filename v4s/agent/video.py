@@ -112,7 +112,7 @@ class VideoAgent:
         model = load_idm(idm or IDM) if extractor == "idm" else None
         self.extractor = make_extractor(extractor, model, sim_config.hfov, sim_config.forward_step_size,
                                         sim_config.turn_angle)
-        self.objective = objective_for(task, sim_config)
+        self.objective = objective_for(task, sim_config, goal_conditioned=self.pipeline.goals_supported)
         self.planner = RecedingHorizonPlanner(self.pipeline, self.extractor, self.objective, num_candidates,
                                               num_inference_steps, guidance_scale, replan_every,
                                               sim_config.turn_angle, seed)
@@ -166,10 +166,11 @@ class VideoAgent:
         return torch.cat(latents, dim=1), np.concatenate(positions)
 
     @staticmethod
-    def _sensors(episode: _Episode, obs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """The small observations, plus the goal heading relative to the current one when the brief has one."""
+    def sensors(brief: EpisodeBrief, obs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The small observations the planner gets, plus the goal heading relative to the current one when the
+        brief has one."""
         sensors = {k: np.asarray(v) for k, v in obs.items() if k not in IMAGE_KEYS}
-        goal = episode.brief.goal_pose
+        goal = brief.goal_pose
         if goal is not None and "compass" in sensors:
             sensors["goal_heading"] = np.array([wrap_angle(math.radians(float(goal[3])) - float(sensors["compass"][0]))])
         return sensors
@@ -179,7 +180,7 @@ class VideoAgent:
         depth = resize_depth(obs["depth"], self.resolution) if "depth" in obs else None
         latents, positions = self._context(episode)
         return PlanRequest(current=current, depth=depth, context_latents=latents, context_positions=positions,
-                           instruction_embeds=episode.instruction_embeds, sensors=self._sensors(episode, obs),
+                           instruction_embeds=episode.instruction_embeds, sensors=self.sensors(episode.brief, obs),
                            generator=episode.generator)
 
     def _remember(self, episode: _Episode, frame: np.ndarray) -> None:
@@ -198,7 +199,7 @@ class VideoAgent:
         for i in np.flatnonzero(active):  # the task's STOP by odometry, at every step, not only when planning
             episode = self.episodes[i]
             if episode.queue:
-                early = self.objective.stop_now(self._sensors(episode, {k: v[i] for k, v in observations.items()
+                early = self.objective.stop_now(self.sensors(episode.brief, {k: v[i] for k, v in observations.items()
                                                                          if k not in IMAGE_KEYS}))
                 if early is not None:
                     episode.queue = early

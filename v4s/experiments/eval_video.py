@@ -5,6 +5,9 @@ Open-loop evaluation of a video model on clips of houses it never trained on:
 - PoseNav: the model imagines the frames along the clip's target poses; ``psnr`` and
   ``ssim`` compare them with the simulator's renders at those poses, and
   ``psnr_copy_last`` / ``ssim_copy_last`` score the baseline that repeats the current frame.
+  With ``pose_instruction=goal`` (a goal-conditioned model) the model gets only the episode's
+  goal pose relative to the current view and imagines its own route, scored against the
+  oracle's.
 - ObjectNav: ``box_rate`` is the share of clips whose final imagined frame holds a red box,
   ``box_centered_rate`` the share whose box is centred; ``gt_box_rate`` and
   ``gt_box_centered_rate`` are the same rates on the ground-truth clips.
@@ -56,6 +59,7 @@ class EvalConfig:
     out: str = "runs/eval"
     data: str | None = None  #: clip directory; None: data/clips/<split>, generated when missing
     context: str = "real"  #: "real" or "noise"
+    pose_instruction: str = "trajectory"  #: PoseNav: "trajectory" (target poses) or "goal" (the goal pose only)
     num_candidates: int = 1
     num_inference_steps: int = 10
     guidance_scale: float = 2.0
@@ -69,6 +73,8 @@ class EvalConfig:
         for name in ("num_clips", "num_candidates", "num_inference_steps"):
             require(getattr(self, name) >= 1, name, "at least 1", getattr(self, name))
         require(self.context in ("real", "noise"), "context", "'real' or 'noise'", self.context)
+        require(self.pose_instruction in ("trajectory", "goal"), "pose_instruction", "'trajectory' or 'goal'",
+                self.pose_instruction)
         require(self.threads >= 0, "threads", "at least 0 (0: torch's default)", self.threads)
         require(self.save_examples >= 0, "save_examples", "at least 0", self.save_examples)
         if not Path(self.checkpoint).is_dir():
@@ -118,11 +124,14 @@ def evaluate(cfg: EvalConfig, pipe: ContextGuidedVideoPipeline | None = None) ->
             context = rng.integers(0, 256, context.shape, dtype=np.uint8)
         horizon = min(pipe.config.num_frames, clips["target"].shape[1])  # the model's own horizon
         instruction = clips["relative"][i][:horizon] if cfg.task == "posenav" else str(clips["instruction"][i])
+        goal = None
+        if cfg.task == "posenav" and cfg.pose_instruction == "goal":
+            instruction, goal = None, clips["goal"][i]
         generators = [torch.Generator().manual_seed(cfg.seed + i + 100_003 * k) for k in range(cfg.num_candidates)]
         videos = pipe(context, clips["current"][i], instruction, num_candidates=cfg.num_candidates,
                       num_frames=horizon, num_inference_steps=cfg.num_inference_steps,
                       guidance_scale=cfg.guidance_scale, context_positions=clips["context_index"][i],
-                      generator=generators).videos
+                      goal_pose=goal, generator=generators).videos
         video = videos[0]
         target = clips["target"][i][:horizon]
         row = {"clip": i, "scene_id": str(clips["scene_id"][i]), "episode_id": str(clips["episode_id"][i]),
@@ -155,6 +164,7 @@ def evaluate(cfg: EvalConfig, pipe: ContextGuidedVideoPipeline | None = None) ->
              "gt_box_centered": "gt_box_centered_rate", "box_any": "box_rate_any",
              "box_centered_any": "box_centered_rate_any"}
     summary = {"task": cfg.task, "split": cfg.split, "num_clips": len(rows), "context": cfg.context,
+               "pose_instruction": cfg.pose_instruction,
                "checkpoint": cfg.checkpoint, "num_candidates": cfg.num_candidates, "num_inference_steps": cfg.num_inference_steps,
                "guidance_scale": cfg.guidance_scale,
                **{names.get(k, k): round(float(np.mean([r[k] for r in rows])), 4) for k in keys},

@@ -12,13 +12,16 @@ model sees and must produce:
 - ``target``: the next ``target_frames`` views along the route, one per action
   (padded with the last view after STOP), with the actions, the absolute poses
   and the poses relative to the current view;
+- ``goal``: PoseNav's goal pose (position and heading) relative to the current view,
+  for goal-pose conditioning (zeros, the null goal, for ObjectNav);
 - the instruction: ObjectNav text; PoseNav the relative target poses (and the
   episode's text). ObjectNav target frames carry a red box around each visible
   instance of the goal category, from the semantic sensor.
 
 Frames are rendered at ``render_resolution`` and box-filtered down to
 ``resolution``. One shard per (task, house), ``<task>/<scene_id>.npz``; a rerun
-skips the shards already written, and ``manifest.json`` lists them all. Every
+skips the shards already written (and rewrites those of an older layout, which lack an
+array the loader needs), and ``manifest.json`` lists them all. Every
 house has its own seeded stream, so the output does not depend on what ran before.
 """
 
@@ -40,12 +43,15 @@ from v4s.agent.oracle import OracleAgent
 from v4s.envs.nav_env import NavEnv
 from v4s.envs.scenes.semantic import load_semantic
 from v4s.envs.scenes.spec import SPLIT_SEEDS, resolve_scene
+from v4s.envs.sim.base import quaternion_to_yaw
 from v4s.envs.tasks.config import TaskConfig
 from v4s.envs.tasks.dataset import ensure_dataset
+from v4s.envs.tasks.episodes import PoseGoal
 from v4s.envs.tasks.tour import house_tour, render_poses
 from v4s.fileio import atomic_path, write_text_atomic
 from v4s.model.boxes import draw_box
 from v4s.model.conditioning import context_indices, relative_poses, resize_frames
+from v4s.model.data import ARRAYS, STRINGS
 from v4s.typed_config import build, require
 
 _TASK_STREAM = {"posenav": 11, "objectnav": 12}
@@ -117,6 +123,15 @@ def _run_oracle(env: NavEnv, oracle: OracleAgent, episode_id: str) -> dict[str, 
             "actions": np.array(actions, np.int8), "info": info}
 
 
+def _goal_pose(episode: Any, route: dict[str, Any]) -> np.ndarray | None:
+    """The episode's goal pose (3,) [x, z, yaw] for a pose goal (its heading, else the route's last), or None."""
+    goal = next((g for g in episode.goals if isinstance(g, PoseGoal)), None)
+    if goal is None:
+        return None
+    yaw = quaternion_to_yaw(goal.rotation) if goal.rotation is not None else float(route["poses"][-1][2])
+    return np.array([goal.position[0], goal.position[2], yaw], np.float64)
+
+
 def scene_clips(env: NavEnv, oracle: OracleAgent, scene_id: str, episodes: list, cfg: GenDataConfig,
                 rng: np.random.Generator) -> dict[str, np.ndarray]:
     """All clips of one house for the env's task, as stacked arrays."""
@@ -129,12 +144,14 @@ def scene_clips(env: NavEnv, oracle: OracleAgent, scene_id: str, episodes: list,
     scale = cfg.resolution / cfg.render_resolution
     F = cfg.target_frames
     clips: dict[str, list] = {k: [] for k in ("context", "context_index", "current", "target", "actions", "poses",
-                                              "relative", "boxes", "instruction", "task", "scene_id", "episode_id")}
+                                              "relative", "boxes", "goal", "instruction", "task", "scene_id",
+                                              "episode_id")}
     for episode in episodes:
         route = _run_oracle(env, oracle, episode.episode_id)
         n = len(route["actions"])
         frames = resize_frames(route["frames"], cfg.resolution)
         goal_ids = {g.object_id for g in episode.goals if hasattr(g, "object_id")}
+        goal_pose = _goal_pose(episode, route)
         # windows start anywhere along the route, uniformly: at its start the goal is mostly out of view,
         # which is where the closed loop spends its time
         starts = {int(rng.integers(0, max(1, n))) for _ in range(cfg.windows_per_episode)}
@@ -167,6 +184,8 @@ def scene_clips(env: NavEnv, oracle: OracleAgent, scene_id: str, episodes: list,
             clips["poses"].append(np.concatenate([route["poses"][s][None], route["poses"][steps]]))
             clips["relative"].append(relative_poses(route["poses"][s], route["poses"][steps]))
             clips["boxes"].append(boxes)
+            clips["goal"].append(np.zeros(4, np.float32) if goal_pose is None
+                                 else relative_poses(route["poses"][s], goal_pose[None])[0])
             clips["instruction"].append(episode.instruction_text)
             clips["task"].append(task)
             clips["scene_id"].append(scene_id)
@@ -195,7 +214,7 @@ def generate(cfg: GenDataConfig, progress: bool = True) -> Path:
         for index, (scene_id, episodes) in enumerate(tqdm(sorted(by_scene.items()), disable=not progress,
                                                            desc=f"{task_name} clips ({cfg.split})", unit="house")):
             shard = out / task_name / f"{scene_id}.npz"
-            if shard.is_file():
+            if _current_shard(shard):
                 continue
             rng = np.random.default_rng([cfg.seed, _TASK_STREAM[task_name], index])
             clips = scene_clips(env, oracle, scene_id, episodes, cfg, rng)
@@ -203,6 +222,17 @@ def generate(cfg: GenDataConfig, progress: bool = True) -> Path:
                 np.savez_compressed(tmp, **clips)
         env.close()
     return write_manifest(out, cfg)
+
+
+def _current_shard(path: Path) -> bool:
+    """Whether ``path`` is a readable shard with every array of today's layout."""
+    if not path.is_file():
+        return False
+    try:
+        with np.load(path) as data:
+            return set(ARRAYS + STRINGS) <= set(data.files)
+    except (OSError, ValueError):
+        return False
 
 
 def write_manifest(out: Path, cfg: GenDataConfig) -> Path:

@@ -8,7 +8,10 @@ Reads top to bottom: data, model, loop, checkpoint, log.
 - ``stage=vae``: a small AutoencoderKL on the clips' frames (L1 + a little KL).
 - ``stage=diffusion``: the transformer and the instruction encoder, with the VAE frozen.
   Flow matching: x_t = (1 - s) x0 + s e, the model predicts e - x0 on target tokens only;
-  the instruction (text, or target poses) and the context are dropped independently
+  a PoseNav clip is conditioned on its goal pose (relative to the current view) with
+  probability ``goal_share`` when the model has goal conditioning (``model.goal_dim``; a
+  model started from a checkpoint without it gets it added, at zero), else on its target
+  poses; the instruction (text, target poses or goal) and the context are dropped independently
   (replaced by the null instruction and by pure noise), for joint classifier-free
   guidance. An EMA of the weights is what gets saved.
 
@@ -69,6 +72,8 @@ class TrainConfig:
     ema_decay: float = 0.999
     drop_instruction: float = 0.1  #: joint classifier-free guidance: instruction and context dropped independently
     drop_context: float = 0.1
+    #: the share of PoseNav clips conditioned on the goal pose instead of the trajectory (models with goal_dim)
+    goal_share: float = 0.5
     flip: bool = True  #: mirrored clips as augmentation
     checkpoint_every: int = 250
     eval_every: int = 250
@@ -77,7 +82,8 @@ class TrainConfig:
     threads: int = 0  #: torch CPU threads (0: torch's default)
     model: dict = field(default_factory=lambda: {"num_layers": 4, "attention_head_dim": 32, "num_attention_heads": 4,
                                                  "ffn_dim": 256, "patch_size": [1, 2, 2],
-                                                 "context_patch_size": [1, 4, 4], "text_dim": 64, "freq_dim": 64})
+                                                 "context_patch_size": [1, 4, 4], "text_dim": 64, "freq_dim": 64,
+                                                 "goal_dim": 4})
     resolution: int = 64
     num_frames: int = 8  #: target frames per call: the first num_frames of each clip's targets
 
@@ -91,7 +97,7 @@ class TrainConfig:
         for name in ("warmup", "cooldown", "val_clips", "threads"):
             require(getattr(self, name) >= 0, name, "at least 0", getattr(self, name))
         require(self.lr >= 0, "lr", "at least 0", self.lr)
-        for name in ("cooldown_to", "ema_decay", "drop_instruction", "drop_context"):
+        for name in ("cooldown_to", "ema_decay", "drop_instruction", "drop_context", "goal_share"):
             require(0 <= getattr(self, name) <= 1, name, "in [0, 1]", getattr(self, name))
         require(self.weight_decay >= 0, "weight_decay", "at least 0", self.weight_decay)
         require(self.resolution >= 8, "resolution", "at least 8 pixels", self.resolution)
@@ -200,12 +206,17 @@ def flow_matching_loss(transformer: ContextGuidedWanTransformer, encoder: SmallT
     drop_context = torch.rand(b, generator=generator) < cfg.drop_context
     texts = ["" if d else t for t, d in zip(batch["instruction"], drop_instruction.tolist())]
     is_pose = torch.tensor([t == "posenav" for t in batch["task"]])
-    pose = batch["pose"][:, : cfg.num_frames] * (is_pose & ~drop_instruction).view(b, 1, 1).float()
+    by_goal = torch.rand(b, generator=generator) < cfg.goal_share
+    if transformer.goal_embedder is None:
+        by_goal[:] = False
+    pose = batch["pose"][:, : cfg.num_frames] * (is_pose & ~by_goal & ~drop_instruction).view(b, 1, 1).float()
+    goal = batch["goal"] * (is_pose & by_goal & ~drop_instruction).view(b, 1).float()
     context = batch["context"].clone()
     context[drop_context] = torch.randn(context[drop_context].shape, generator=generator)
     text = encoder(texts)
     pred = transformer(xt, sigma * 1000.0, text, context=context.to(device), current=batch["current"].to(device),
-                       context_positions=batch["context_index"].to(device), target_pose=pose.to(device)).sample
+                       context_positions=batch["context_index"].to(device), target_pose=pose.to(device),
+                       goal_pose=goal.to(device)).sample
     return (pred.float() - (noise - x0)).pow(2).mean()
 
 
@@ -249,6 +260,8 @@ def _build(cfg: TrainConfig, out: Path) -> ContextGuidedVideoPipeline:
     if cfg.init and Path(cfg.init).exists():
         pipe = ContextGuidedVideoPipeline.from_pretrained(cfg.init)
         pipe.register_to_config(num_frames=cfg.num_frames)  # this run's horizon
+        if cfg.model.get("goal_dim"):  # goal conditioning added to a model trained without (at zero)
+            pipe.transformer = pipe.transformer.extended(goal_dim=cfg.model["goal_dim"])
         if cfg.vae:
             pipe.vae = AutoencoderKL.from_pretrained(cfg.vae)
             _normalise_latents(pipe.vae, cfg)

@@ -4,7 +4,8 @@ A clip directory holds ``manifest.json`` and one ``.npz`` shard per (task, house
 stacked arrays: ``context`` (N, Fc, H, W, 3) uint8, ``context_index`` (N, Fc),
 ``current`` (N, H, W, 3), ``target`` (N, Ft, H, W, 3), ``actions`` (N, Ft), ``poses``
 (N, Ft + 1, 3) [x, z, yaw], ``relative`` (N, Ft, 4) [dx, dz, sin dyaw, cos dyaw],
-``boxes`` (N, Ft, 4), ``instruction``, ``task``, ``scene_id``, ``episode_id`` (N,) strings.
+``boxes`` (N, Ft, 4), ``goal`` (N, 4) [dx, dz, sin dyaw, cos dyaw] the episode's goal pose relative to
+the current view (PoseNav; zeros, the null goal, for ObjectNav), ``instruction``, ``task``, ``scene_id``, ``episode_id`` (N,) strings.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 
 from v4s.model.vae import encode_frames
 
-ARRAYS = ("context", "context_index", "current", "target", "actions", "poses", "relative", "boxes")
+ARRAYS = ("context", "context_index", "current", "target", "actions", "poses", "relative", "boxes", "goal")
 STRINGS = ("instruction", "task", "scene_id", "episode_id")
 
 
@@ -46,10 +47,15 @@ def load_clips(root: str | Path, tasks: tuple[str, ...] | None = None, limit: in
         path = root / shard["path"]
         try:
             with np.load(path) as data:
-                for key in ARRAYS + STRINGS:
-                    parts[key].append(data[key])
+                missing = [key for key in ARRAYS + STRINGS if key not in data.files]
+                arrays = {} if missing else {key: data[key] for key in ARRAYS + STRINGS}
         except (OSError, KeyError, ValueError) as e:
             raise ClipFileError(f"{path}: cannot read clip shard ({type(e).__name__}: {e})") from None
+        if missing:
+            raise ClipFileError(f"{path}: clip shard without {missing} (written by an older v4s-gen-data); rerun "
+                                f"v4s-gen-data with out={root}, which rewrites such shards")
+        for key, value in arrays.items():
+            parts[key].append(value)
         taken[shard["task"]] = taken.get(shard["task"], 0) + shard["num_clips"]
     if not parts["task"]:
         raise ClipFileError(f"no clips of tasks {tasks} in {root}")
@@ -70,6 +76,10 @@ def flip(clips: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     rel[..., 0] *= -1.0  # dx
     rel[..., 2] *= -1.0  # sin dyaw
     out["relative"] = rel
+    goal = clips["goal"].copy()
+    goal[..., 0] *= -1.0
+    goal[..., 2] *= -1.0
+    out["goal"] = goal
     actions = clips["actions"].copy()
     actions[clips["actions"] == 2], actions[clips["actions"] == 3] = 3, 2
     out["actions"] = actions
@@ -85,6 +95,7 @@ class LatentClips:
     target: torch.Tensor
     context_index: torch.Tensor  #: (N, Fc) tour positions
     pose: torch.Tensor  #: (N, Ft, 4) relative target poses
+    goal: torch.Tensor  #: (N, 4) the goal pose relative to the current view (zeros: none)
     instruction: list[str]
     task: list[str]
 
@@ -100,7 +111,7 @@ class LatentClips:
     def batch(self, index: torch.Tensor) -> dict:
         idx = index.tolist()
         return {"context": self.context[index], "current": self.current[index], "target": self.target[index],
-                "context_index": self.context_index[index], "pose": self.pose[index],
+                "context_index": self.context_index[index], "pose": self.pose[index], "goal": self.goal[index],
                 "instruction": [self.instruction[i] for i in idx], "task": [self.task[i] for i in idx]}
 
 
@@ -112,4 +123,5 @@ def encode_clips(vae: torch.nn.Module, clips: dict[str, np.ndarray], batch_size:
     pose_text = [t if task == "objectnav" else "" for t, task in zip(clips["instruction"], clips["task"])]
     return LatentClips(context=encode(clips["context"]), current=encode(clips["current"][:, None]),
                        target=encode(clips["target"]), context_index=torch.as_tensor(clips["context_index"]),
-                       pose=torch.as_tensor(clips["relative"]), instruction=pose_text, task=list(clips["task"]))
+                       pose=torch.as_tensor(clips["relative"]), goal=torch.as_tensor(clips["goal"]),
+                       instruction=pose_text, task=list(clips["task"]))

@@ -1,13 +1,14 @@
 """ContextGuidedVideoPipeline: imagine the video of a route from a video of the scene.
 
 Inputs are a context video of the scene, the current view and an instruction (text
-for object grounding, or a trajectory of camera poses relative to the current view
-for scene navigation); the output is ``num_candidates`` videos of ``num_frames``
+for object grounding, a trajectory of camera poses relative to the current view for
+scene navigation, or, for a model trained with goal conditioning, one goal pose
+relative to the current view: ``goal_pose``); the output is ``num_candidates`` videos of ``num_frames``
 frames, uint8 (K, T, H, W, 3), sampled in one batch with one generator each.
 
 Joint classifier-free guidance (Video4Spatial): the unconditional branch sees the
-null instruction and pure-noise context, so guidance pushes towards both the
-instruction and the scene.
+null instruction (and the null goal) and pure-noise context, so guidance pushes
+towards both the instruction and the scene.
 
 Components: ``transformer`` (:class:`ContextGuidedWanTransformer`, or a stock
 ``WanTransformer3DModel``, which then sees context, current and target frames as one
@@ -81,6 +82,11 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
     def poses_supported(self) -> bool:
         return isinstance(self.transformer, ContextGuidedWanTransformer) and self.transformer.pose_embedder is not None
 
+    @property
+    def goals_supported(self) -> bool:
+        """Whether the transformer was built for ``goal_pose`` (goal-pose conditioning, ``goal_dim``)."""
+        return isinstance(self.transformer, ContextGuidedWanTransformer) and self.transformer.goal_embedder is not None
+
     def encode_instruction(self, texts: list[str]) -> torch.Tensor:
         """Instruction embeddings (B, L, text_dim); the null instruction ("") embeds to zeros."""
         if isinstance(self.instruction_encoder, SmallTextEncoder):
@@ -108,7 +114,8 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
 
     def check_inputs(self, context: np.ndarray | None, context_latents: torch.Tensor | None, current: np.ndarray,
                      instruction: Any, instruction_embeds: torch.Tensor | None, context_positions: np.ndarray | None,
-                     num_candidates: int, num_frames: int, guidance_scale: float) -> None:
+                     num_candidates: int, num_frames: int, guidance_scale: float,
+                     goal_pose: np.ndarray | None = None) -> None:
         """Shapes and finite values of the batched inputs (B scenes); every error names the argument."""
         size = self.config.resolution
         if num_candidates < 1:
@@ -164,14 +171,25 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
             _check_finite("instruction (target poses)", pose)
             if not self.poses_supported:
                 raise ValueError("this pipeline's transformer takes no pose instructions; give a text instruction")
+        if goal_pose is not None:
+            if not self.goals_supported:
+                raise ValueError("goal_pose: this pipeline's transformer was not trained with goal conditioning "
+                                 "(its config has no goal_dim); give a pose trajectory as the instruction")
+            goal_dim = self.transformer.config.goal_dim
+            if goal_pose.shape not in ((b, goal_dim), (b, num_candidates, goal_dim)):
+                raise ValueError(f"goal_pose must be ({goal_dim},) [dx, dz, sin dyaw, cos dyaw] relative to the current "
+                                 f"view, (B, {goal_dim}) per scene or (B, K, {goal_dim}) per candidate, got shape "
+                                 f"{goal_pose.shape}")
+            _check_finite("goal_pose", goal_pose)
 
     # ------------------------------------------------------------------ denoiser
     def _velocity(self, latents: torch.Tensor, t: torch.Tensor, text: torch.Tensor, context: torch.Tensor | None,
-                  current: torch.Tensor, positions: torch.Tensor | None, pose: torch.Tensor | None) -> torch.Tensor:
+                  current: torch.Tensor, positions: torch.Tensor | None, pose: torch.Tensor | None,
+                  goal: torch.Tensor | None = None) -> torch.Tensor:
         timestep = t.expand(latents.shape[0]).to(latents.device)
         if isinstance(self.transformer, ContextGuidedWanTransformer):
             return self.transformer(latents, timestep, text, context=context, current=current,
-                                    context_positions=positions, target_pose=pose).sample
+                                    context_positions=positions, target_pose=pose, goal_pose=goal).sample
         # a stock Wan transformer: one contiguous video, clean frames at timestep 0 (Wan 2.2 per-token timesteps)
         clean = current if context is None else torch.cat([context, current], dim=2)
         video = torch.cat([clean, latents], dim=2)
@@ -198,6 +216,7 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
         context_positions: np.ndarray | None = None,
         context_latents: torch.Tensor | None = None,
         instruction_embeds: torch.Tensor | None = None,
+        goal_pose: np.ndarray | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
         output_type: str = "np",
         return_dict: bool = True,
@@ -217,6 +236,10 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
             context_latents: precomputed (B, C, T, h, w) context latents (:meth:`encode_context`), like
                 diffusers' ``prompt_embeds``: a scene's context is encoded once, not once per call.
             instruction_embeds: precomputed (B, L, D) text embeddings (:meth:`encode_instruction`).
+            goal_pose: the goal relative to the current view, (4,) [dx, dz, sin dyaw, cos dyaw] (x right, z
+                back, metres), (B, 4) per scene or (B, K, 4) per candidate, for a model trained with goal
+                conditioning (:attr:`goals_supported`): the model imagines a route there. The instruction
+                then defaults to the null text.
             generator: one generator, or one per candidate (K, or B * K for a batch, scene-major).
 
         Returns ``videos`` (K, F, H, W, 3) uint8, or (B, K, F, H, W, 3) for a batch.
@@ -233,6 +256,10 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
             context_latents = context_latents[None]
         if not batched and instruction_embeds is not None and instruction_embeds.ndim == 2:
             instruction_embeds = instruction_embeds[None]
+        if goal_pose is not None:
+            goal_pose = np.asarray(goal_pose, np.float32) if batched else np.asarray(goal_pose, np.float32)[None]
+            if instruction is None and instruction_embeds is None:
+                instruction = ""  # the goal is the instruction
         is_text = instruction is None or isinstance(instruction, str) or (
             isinstance(instruction, list) and all(isinstance(t, str) for t in instruction))
         if not is_text:  # poses: (F, 4), (B, F, 4) or (B, K, F, 4), as arrays or nested lists
@@ -242,7 +269,7 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
         if num_frames is None:
             num_frames = self.config.num_frames if is_text else np.asarray(instruction).shape[-2]
         self.check_inputs(context, context_latents, current, instruction, instruction_embeds, context_positions,
-                          num_candidates, num_frames, guidance_scale)
+                          num_candidates, num_frames, guidance_scale, goal_pose)
         device, k, b = self._execution_device, num_candidates, len(current)
         if isinstance(generator, list) and len(generator) not in (1, b * k):
             raise ValueError(f"generator: give one, or one per candidate ({b} scenes x {k} = {b * k}), got a list of "
@@ -267,6 +294,12 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
             else:
                 values = torch.as_tensor(np.asarray(instruction, np.float32), device=device)
                 pose = values.reshape(b * k, num_frames, 4) if values.ndim == 4 else per_candidate(values)
+        goal = None  # the null goal is zeros (as in training), for the unconditional branch
+        if self.goals_supported:
+            goal = torch.zeros(b * k, self.transformer.config.goal_dim, device=device)
+            if goal_pose is not None:
+                values = torch.as_tensor(goal_pose, device=device)
+                goal = values.reshape(b * k, -1) if values.ndim == 3 else per_candidate(values)
         if context_latents is None and context is not None and context.shape[1]:
             context_latents = self.encode_context(context)
         if context_latents is not None and context_latents.shape[2] == 0:
@@ -298,13 +331,14 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
         for t in self.progress_bar(self.scheduler.timesteps):
             x = latents.to(dtype)
             if guidance_scale == 1.0:
-                velocity = self._velocity(x, t, cond_text, ctx, cur, positions, pose).float()
+                velocity = self._velocity(x, t, cond_text, ctx, cur, positions, pose, goal).float()
             else:
                 both = self._velocity(
                     torch.cat([x, x]), t, torch.cat([cond_text, null_text]),
                     None if ctx is None else torch.cat([ctx, noise_context]), torch.cat([cur, cur]),
                     None if positions is None else torch.cat([positions, positions]),
-                    None if pose is None else torch.cat([pose, torch.zeros_like(pose)])).float()
+                    None if pose is None else torch.cat([pose, torch.zeros_like(pose)]),
+                    None if goal is None else torch.cat([goal, torch.zeros_like(goal)])).float()
                 conditional, unconditional = both.chunk(2)
                 velocity = unconditional + guidance_scale * (conditional - unconditional)
             latents = self.scheduler.step(velocity, t, latents).prev_sample

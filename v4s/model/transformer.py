@@ -11,11 +11,16 @@ target frames, concatenated along time:
   tour they were sampled from (non-contiguous), the current frame and the targets
   follow; coarse context patches sit at their centres on the fine grid;
 - a per-frame embedding of the target camera pose relative to the current view
-  (``target_pose``: dx, dz, sin dyaw, cos dyaw) is added to that frame's tokens.
+  (``target_pose``: dx, dz, sin dyaw, cos dyaw) is added to that frame's tokens (the
+  paper's scene navigation: follow a camera trajectory);
+- with ``goal_dim``, an embedding of one goal pose relative to the current view
+  (``goal_pose``, the same four numbers) is added to every target token: the model
+  imagines a route to the goal, of its own choosing (learned from oracle routes).
 
 Only target tokens are projected out, so the output has the targets' shape. The
 blocks, embeddings and names are the parent's, so a Wan checkpoint loads into this
-class (the added modules start at zero and leave the pretrained function unchanged).
+class (the added modules start at zero and leave the pretrained function unchanged), and
+:meth:`ContextGuidedWanTransformer.extended` adds goal conditioning to a model trained without.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ def rope_angles(positions: torch.Tensor, dim: int, theta: float = 10000.0) -> to
 
 
 class ContextGuidedWanTransformer(WanTransformer3DModel):
-    """See the module docstring. Extra config: ``context_patch_size``, ``pose_dim`` (0: no pose input)."""
+    """See the module docstring. Extra config: ``context_patch_size``, ``pose_dim`` (0: no pose input),
+    ``goal_dim`` (0: no goal input)."""
 
     @register_to_config
     def __init__(
@@ -61,6 +67,7 @@ class ContextGuidedWanTransformer(WanTransformer3DModel):
         pos_embed_seq_len: int | None = None,
         context_patch_size: tuple[int, ...] = (1, 4, 4),
         pose_dim: int = 4,
+        goal_dim: int = 0,
     ) -> None:
         super().__init__(patch_size=patch_size, num_attention_heads=num_attention_heads,
                          attention_head_dim=attention_head_dim, in_channels=in_channels, out_channels=out_channels,
@@ -84,6 +91,24 @@ class ContextGuidedWanTransformer(WanTransformer3DModel):
             self.pose_embedder = nn.Sequential(nn.Linear(pose_dim, inner), nn.SiLU(), nn.Linear(inner, inner))
             nn.init.zeros_(self.pose_embedder[2].weight)
             nn.init.zeros_(self.pose_embedder[2].bias)
+        self.goal_embedder = None
+        if goal_dim:
+            self.goal_embedder = nn.Sequential(nn.Linear(goal_dim, inner), nn.SiLU(), nn.Linear(inner, inner))
+            nn.init.zeros_(self.goal_embedder[2].weight)
+            nn.init.zeros_(self.goal_embedder[2].bias)
+
+    ADDED = ("context_patch_embedding.", "frame_type_embedding.", "pose_embedder.", "goal_embedder.")
+
+    @classmethod
+    def _with_weights(cls, model: WanTransformer3DModel, what: str, **extra) -> ContextGuidedWanTransformer:
+        """A new transformer of ``model``'s config updated with ``extra``, holding ``model``'s weights; the
+        modules it lacks (this class's additions) start at zero."""
+        config = {k: v for k, v in model.config.items() if not k.startswith("_")}
+        out = cls(**{**config, **extra})
+        missing, unexpected = out.load_state_dict(model.state_dict(), strict=False)
+        if unexpected or any(not k.startswith(cls.ADDED) for k in missing):
+            raise ValueError(f"not a {what}: missing {missing}, unexpected {unexpected}")
+        return out.to(model.device, model.dtype)
 
     @classmethod
     def from_wan(cls, wan: WanTransformer3DModel | str, **extra) -> ContextGuidedWanTransformer:
@@ -91,13 +116,14 @@ class ContextGuidedWanTransformer(WanTransformer3DModel):
         layers are copied, the additions (``extra`` sets their config) start at zero."""
         if not isinstance(wan, WanTransformer3DModel):
             wan = WanTransformer3DModel.from_pretrained(wan)
-        config = {k: v for k, v in wan.config.items() if not k.startswith("_")}
-        model = cls(**config, **extra)
-        missing, unexpected = model.load_state_dict(wan.state_dict(), strict=False)
-        added = ("context_patch_embedding.", "frame_type_embedding.", "pose_embedder.")
-        if unexpected or any(not k.startswith(added) for k in missing):
-            raise ValueError(f"not a Wan transformer checkpoint: missing {missing}, unexpected {unexpected}")
-        return model
+        return cls._with_weights(wan, "Wan transformer checkpoint", **extra)
+
+    def extended(self, **extra) -> ContextGuidedWanTransformer:
+        """This model with more inputs (e.g. ``goal_dim=4``): its weights kept, the new modules at zero, so it
+        computes the same function until training teaches the new input. Itself when nothing changes."""
+        if all(self.config.get(k) == v for k, v in extra.items()):
+            return self
+        return type(self)._with_weights(self, "ContextGuidedWanTransformer", **extra)
 
     # ------------------------------------------------------------------ positions
     def _axes(self) -> tuple[int, int, int]:
@@ -159,6 +185,7 @@ class ContextGuidedWanTransformer(WanTransformer3DModel):
         current: torch.Tensor | None = None,
         context_positions: torch.Tensor | None = None,
         target_pose: torch.Tensor | None = None,
+        goal_pose: torch.Tensor | None = None,
         return_dict: bool = True,
         **kwargs,
     ) -> torch.Tensor | Transformer2DModelOutput:
@@ -174,6 +201,8 @@ class ContextGuidedWanTransformer(WanTransformer3DModel):
                 the tour); the current frame sits one after the last, the targets after it.
                 Defaults to 0..Fc-1.
             target_pose: (B, Ft, pose_dim) target poses relative to the current view, or None.
+            goal_pose: (B, goal_dim) the goal pose relative to the current view, or None (zeros are the
+                null goal, as in training); ignored by a model without ``goal_dim``.
         """
         b, _, ft, height, width = hidden_states.shape
         p_t, p_h, p_w = self.config.patch_size
@@ -190,6 +219,8 @@ class ContextGuidedWanTransformer(WanTransformer3DModel):
         if target_pose is not None and self.pose_embedder is not None:
             pose = self.pose_embedder(target_pose.to(target.dtype))  # (B, Ft, D)
             target = target + pose.repeat_interleave(gh * gw, dim=1)
+        if goal_pose is not None and self.goal_embedder is not None:
+            target = target + self.goal_embedder(goal_pose.to(target.dtype))[:, None]
         n_target = target.shape[1]
         tokens.append(target)
 

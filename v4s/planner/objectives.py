@@ -7,13 +7,24 @@ on task names themselves.
   red box the model draws around the target (present, centred, growing) plus the extractor's
   confidence; STOP when the box is centred and large in the first imagined frames, or when the
   extractor reads no motion at the start of the best candidate while the box is in view.
-- :class:`PoseGoal` (PoseNav, scene navigation): the model follows a camera trajectory, so the
-  objective proposes K trajectories towards the goal (turn towards a heading, then walk), and a
-  candidate scores by where the motion the extractor reads back from its frames, integrated from
-  the current pose, ends relative to the goal, plus its agreement with the commanded motion (a
-  blocked route shows the wall, and reads as no motion). STOP when the goal lies within the success
-  distance by odometry (the gps/compass point-goal sensor), after turning to the goal heading when
-  the task has a heading tolerance.
+- :class:`PoseGoal` (PoseNav, scene navigation), in one of two modes, chosen by the model:
+
+  - trajectory (a model that follows a camera trajectory, the paper's scene navigation): the
+    objective proposes K trajectories towards the goal (turn towards a heading, then walk), and a
+    candidate scores by where the motion the extractor reads back from its frames, integrated from
+    the current pose, ends relative to the goal, plus its agreement with the commanded motion (a
+    blocked route shows the wall, and reads as no motion);
+  - goal (a model trained with goal-pose conditioning): every candidate is conditioned on the goal
+    pose relative to the current view and imagines a route of its own; it scores by where its
+    read-back motion ends relative to the goal, plus the extractor's confidence. In an
+    autoregressive rollout each call gets the goal relative to where the motion read back from
+    the frames imagined so far has taken it.
+
+  STOP when the goal lies within the success distance by odometry (the gps/compass point-goal
+  sensor), after turning to the goal heading when the task has a heading tolerance.
+
+Both objectives give the planner the pipeline's conditions of one call (:meth:`conditions`), so
+the planner asks the same questions of either.
 """
 
 from __future__ import annotations
@@ -56,6 +67,7 @@ class ObjectGoal:
     """ObjectNav's objective (see the module docstring)."""
 
     text_instruction = True
+    reads_rollout = False  #: whether :meth:`conditions` needs the actions read from the frames imagined so far
 
     def __init__(self, stop_box_area: float = 0.06, stop_frames: int = 2, stop_confidence: float = 0.6,
                  center_region: float = 0.5):
@@ -70,8 +82,9 @@ class ObjectGoal:
     def commanded(self, request: PlanRequest, num_candidates: int, num_frames: int) -> None:
         return None  # no commanded motion: the text instruction is the same for every candidate
 
-    def instruction(self, commanded: None, start: int, stop: int) -> None:
-        return None
+    def conditions(self, requests: list[PlanRequest], commanded: list[None], num_candidates: int, start: int,
+                   stop: int, read: np.ndarray | None) -> dict[str, Any]:
+        return {}  # the text instruction's embeddings are the request's own
 
     def _boxes(self, video: np.ndarray) -> list[tuple[int, int, int, int] | None]:
         return [detect_box(frame) for frame in video[1:]]
@@ -105,25 +118,37 @@ class PoseGoal:
         success_distance: metres; STOP inside it.
         heading_tolerance: degrees, or None when any heading counts.
         spread: degrees between the headings of the proposed trajectories.
-        agreement_weight: metres of end-point error one unit of commanded/read-back agreement is worth.
+        agreement_weight: metres of end-point error one unit of commanded/read-back agreement (trajectory
+            mode) or of the extractor's confidence (goal mode) is worth.
+        goal_conditioned: goal mode (the model takes ``goal_pose``) rather than trajectory mode.
     """
 
     text_instruction = False
 
     def __init__(self, forward_step: float, turn_angle: float, success_distance: float,
-                 heading_tolerance: float | None = None, spread: float = 30.0, agreement_weight: float = 0.5):
+                 heading_tolerance: float | None = None, spread: float = 30.0, agreement_weight: float = 0.5,
+                 goal_conditioned: bool = False):
         self.forward_step = forward_step
         self.turn = math.radians(turn_angle)
         self.success_distance = success_distance
         self.heading_tolerance = heading_tolerance
         self.spread = max(1, round(spread / turn_angle))
         self.agreement_weight = agreement_weight
+        self.goal_conditioned = goal_conditioned
+        self.reads_rollout = goal_conditioned
 
     @staticmethod
     def goal_in_view_frame(request: PlanRequest) -> np.ndarray:
         """The goal (x right, z back) in the current agent frame, from the polar point-goal sensor."""
         rho, phi = (float(v) for v in request.sensors["pointgoal_with_gps_compass"])
         return np.array([-rho * math.sin(phi), -rho * math.cos(phi)])
+
+    @classmethod
+    def goal_pose(cls, request: PlanRequest) -> np.ndarray:
+        """The goal pose (3,) [x right, z back, yaw] in the current agent frame: the point-goal sensor, and the goal
+        heading relative to the current one when the brief gives it (else the current heading)."""
+        heading = float(request.sensors["goal_heading"][0]) if "goal_heading" in request.sensors else 0.0
+        return np.array([*cls.goal_in_view_frame(request), heading])
 
     def stop_now(self, sensors: dict[str, np.ndarray]) -> list[int] | None:
         """[STOP], or a turn towards the goal heading, once within the success distance by odometry; else None.
@@ -137,9 +162,11 @@ class PoseGoal:
                 return [LEFT if delta > 0 else RIGHT]
         return [NO_MOTION]
 
-    def commanded(self, request: PlanRequest, num_candidates: int, num_frames: int) -> np.ndarray:
+    def commanded(self, request: PlanRequest, num_candidates: int, num_frames: int) -> np.ndarray | None:
         """(K, F) action sequences: turn towards the goal's bearing plus 0, +s, -s, +2s, ... turns, then walk as
-        far as the goal (no motion after)."""
+        far as the goal (no motion after); None in goal mode, where the model chooses the route."""
+        if self.goal_conditioned:
+            return None
         rho, phi = (float(v) for v in request.sensors["pointgoal_with_gps_compass"])
         towards = round(phi / self.turn)
         offsets = [0] + [sign * self.spread * j for j in range(1, num_candidates) for sign in (1, -1)]
@@ -164,24 +191,43 @@ class PoseGoal:
             out.append(relative_poses(origin, poses[start:stop]))
         return np.stack(out)
 
+    def conditions(self, requests: list[PlanRequest], commanded: list[np.ndarray | None], num_candidates: int,
+                   start: int, stop: int, read: np.ndarray | None) -> dict[str, Any]:
+        """The pipeline's pose conditions for frames ``start + 1 .. stop`` of every request's K candidates (B * K
+        rows, scene-major): the commanded trajectories (trajectory mode), or the goal pose relative to where the
+        actions ``read`` (B * K, start) from the frames imagined so far end (goal mode; the current view at 0)."""
+        if not self.goal_conditioned:
+            return {"instruction": np.concatenate([self.instruction(c, start, stop) for c in commanded])[:, None]}
+        goals = []
+        for b, request in enumerate(requests):
+            goal = self.goal_pose(request)[None]
+            for j in range(num_candidates):
+                row = b * num_candidates + j
+                here = np.zeros(3) if read is None or start == 0 else \
+                    integrate_actions(np.zeros(3), read[row, :start], self.forward_step, self.turn)[-1]
+                goals.append(relative_poses(here, goal)[0])
+        return {"goal_pose": np.stack(goals)}
+
     def score(self, request: PlanRequest, video: np.ndarray, actions: np.ndarray, confidence: np.ndarray,
               commanded: np.ndarray | None) -> float:
         end = integrate_actions(np.zeros(3), actions, self.forward_step, self.turn)[-1]
         miss = float(np.hypot(*(end[:2] - self.goal_in_view_frame(request))))
-        agreement = float(np.mean((actions == commanded) * confidence)) if commanded is not None else 0.0
-        return -miss + self.agreement_weight * agreement
+        if commanded is None:  # goal mode: the model chose the route; trust it as far as it reads clearly
+            return -miss + self.agreement_weight * float(np.mean(confidence))
+        return -miss + self.agreement_weight * float(np.mean((actions == commanded) * confidence))
 
     def stop_after(self, request: PlanRequest, video: np.ndarray, actions: np.ndarray,
                    confidence: np.ndarray) -> bool:
         return False  # odometry decides, before planning
 
 
-def objective_for(task: Any, sim_config: Any) -> ObjectGoal | PoseGoal:
-    """The objective of a task config (``ObjectNavConfig`` or ``PoseNavConfig``) for an agent with ``sim_config``."""
+def objective_for(task: Any, sim_config: Any, goal_conditioned: bool = False) -> ObjectGoal | PoseGoal:
+    """The objective of a task config (``ObjectNavConfig`` or ``PoseNavConfig``) for an agent with ``sim_config``;
+    ``goal_conditioned``: the model takes a goal pose (PoseNav's goal mode)."""
     objectives = {
         "objectnav": lambda: ObjectGoal(center_region=getattr(task, "center_region", 0.5)),
         "posenav": lambda: PoseGoal(sim_config.forward_step_size, sim_config.turn_angle, task.success_distance,
-                                    getattr(task, "heading_tolerance", None)),
+                                    getattr(task, "heading_tolerance", None), goal_conditioned=goal_conditioned),
     }
     if task.name not in objectives:
         raise ValueError(f"task.name: the planner has no objective for task {task.name!r}; "

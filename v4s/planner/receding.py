@@ -4,7 +4,9 @@ For every env that needs a plan the planner asks the pipeline for K candidate vi
 one call (each env's context latents and instruction embeddings precomputed by the agent). A model
 whose horizon (``num_frames`` per call) is shorter than ``replan_every`` is rolled out
 autoregressively: each further call, again one for all envs and candidates, starts from the frames
-the previous one ended on. A
+the previous one ended on (and, for a goal-conditioned model, gets the goal relative to where the
+motion read back from the frames so far has taken it). The task's objective gives each call's
+conditions (text, commanded trajectories or goal pose). A
 candidate whose latents hold NaN or infinite values is dropped (and counted); the others are
 decoded, the extractor reads each one's actions with a confidence per step, the task's objective
 scores them, and the best one's first ``replan_every`` actions are the plan (receding horizon: the
@@ -125,15 +127,18 @@ class RecedingHorizonPlanner:
         context[torch.as_tensor(~finite, device=context.device)] = 0.0
         if embeds is not None:
             embeds[torch.as_tensor(~finite, device=embeds.device)] = 0.0
-        frames = []
+        depth = None if requests[0].depth is None else np.stack([requests[b].depth for b, _ in rows])
+        frames, read = [], None
         for start in range(0, self.horizon, f):
-            instruction = None if embeds is not None else np.concatenate(
-                [self.objective.instruction(c, start, start + f) for c in commanded])[:, None]  # (B * K, 1, f, 4)
+            if start and self.objective.reads_rollout:  # the actions of the frames imagined so far
+                read = self.extractor.extract(np.concatenate([np.stack([requests[b].current for b, _ in rows])[:, None],
+                                                              *frames], axis=1), depth)[0]
+            conditions = self.objective.conditions(requests, commanded, k, start, start + f, read)
             latents = self.pipeline(
-                None, current, instruction, num_candidates=1, num_frames=f,
+                None, current, num_candidates=1, num_frames=f,
                 num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
                 context_positions=positions, context_latents=context, instruction_embeds=embeds,
-                generator=generators, output_type="latent").videos[:, 0]  # (B * K, C, f, h, w)
+                generator=generators, output_type="latent", **conditions).videos[:, 0]  # (B * K, C, f, h, w)
             ok = torch.isfinite(latents).flatten(1).all(1).cpu().numpy()
             finite &= ok
             latents[torch.as_tensor(~ok, device=latents.device)] = 0.0  # dropped below; decoded only to keep the batch whole
