@@ -6,7 +6,9 @@ trains a fresh transformer and text encoder on the same 64 clips (32 per task, t
 latents) for ``--steps`` steps with ``v4s-train``'s own loss, then samples the next frame of each of
 those clips (the planner's settings: 4 steps, g = 2; PoseNav pose-conditioned, ObjectNav by text)
 and prints one JSON line per configuration: ``next_frame_psnr`` beside ``next_frame_psnr_copy_last``,
-per task, with seconds per step and wall time (both measured in this run).
+per task, with seconds per step and wall time (both measured in this run). A ``-goal`` configuration
+has goal-pose conditioning (half of the PoseNav clips trained on the goal, half on the trajectory)
+and adds ``posenav_goal_next_frame_psnr``: the next frame imagined from the goal pose alone.
 
 Usage: python benchmarks/overfit.py --data data/clips/train [--steps 400] [--configs f1,f2,f8,f2-w256,f2-bf16]
 """
@@ -31,7 +33,8 @@ from v4s.model.pipeline import ContextGuidedVideoPipeline
 from v4s.model.text import SmallTextEncoder
 from v4s.model.transformer import ContextGuidedWanTransformer, parameter_count
 
-BASE = {"num_layers": 4, "attention_head_dim": 32, "num_attention_heads": 4, "ffn_dim": 256, "text_dim": 64}
+BASE = {"num_layers": 4, "attention_head_dim": 32, "num_attention_heads": 4, "ffn_dim": 256, "text_dim": 64,
+        "goal_dim": 0}
 CONFIGS = {
     "f1": {"num_frames": 1},
     "f2": {"num_frames": 2},
@@ -40,6 +43,9 @@ CONFIGS = {
     "f2-bf16": {"num_frames": 2, "bf16": True},
     "f2-w256-bf16": {"num_frames": 2, "attention_head_dim": 64, "ffn_dim": 512, "bf16": True},
     "f2-lr1e-3": {"num_frames": 2, "lr": 1e-3},
+    "f1-goal": {"num_frames": 1, "goal_dim": 4},
+    "f2-goal": {"num_frames": 2, "goal_dim": 4},
+    "f2-goal-w256-bf16": {"num_frames": 2, "goal_dim": 4, "attention_head_dim": 64, "ffn_dim": 512, "bf16": True},
 }
 
 
@@ -50,7 +56,7 @@ def run(name: str, settings: dict, clips: dict, latents, vae, steps: int) -> dic
     transformer = ContextGuidedWanTransformer(in_channels=4, out_channels=4, patch_size=(1, 2, 2),
                                               context_patch_size=(1, 4, 4), freq_dim=64, **model)
     encoder = SmallTextEncoder(dim=model["text_dim"])
-    cfg = TrainConfig(num_frames=frames, lr=settings.get("lr", 5e-4), warmup=50, batch_size=16)
+    cfg = TrainConfig(num_frames=frames, lr=settings.get("lr", 5e-4), warmup=50, batch_size=16, goal_share=0.5)
     modules = torch.nn.ModuleDict({"transformer": transformer, "encoder": encoder})
     optimizer = torch.optim.AdamW(modules.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if settings.get("bf16") else nullcontext()
@@ -74,14 +80,18 @@ def run(name: str, settings: dict, clips: dict, latents, vae, steps: int) -> dic
     pipe.set_progress_bar_config(disable=True)
     out = {"config": name, **settings, "steps": steps, "parameters": parameter_count(transformer),
            "seconds_per_step": round(train_s / steps, 3), "final_loss": round(loss.item(), 4)}
-    for task in ("posenav", "objectnav"):
+    modes = [("posenav", "trajectory"), ("objectnav", "text")] + ([("posenav", "goal")] if model["goal_dim"] else [])
+    for task, mode in modes:
         idx = np.flatnonzero(clips["task"] == task)
-        instruction = clips["relative"][idx][:, :frames] if task == "posenav" else list(clips["instruction"][idx])
+        instruction = {"trajectory": clips["relative"][idx][:, :frames], "text": list(clips["instruction"][idx]),
+                       "goal": None}[mode]
         videos = pipe(clips["context"][idx], clips["current"][idx], instruction, num_frames=frames,
                       num_inference_steps=4, guidance_scale=2.0, context_positions=clips["context_index"][idx],
+                      goal_pose=clips["goal"][idx] if mode == "goal" else None,
                       generator=torch.Generator().manual_seed(1)).videos[:, 0]
-        out[f"{task}_next_frame_psnr"] = round(float(np.mean([psnr(v[0], clips["target"][i][0])
-                                                               for v, i in zip(videos, idx)])), 2)
+        key = f"{task}_goal" if mode == "goal" else task
+        out[f"{key}_next_frame_psnr"] = round(float(np.mean([psnr(v[0], clips["target"][i][0])
+                                                             for v, i in zip(videos, idx)])), 2)
         out[f"{task}_next_frame_psnr_copy_last"] = round(float(np.mean([psnr(clips["current"][i], clips["target"][i][0])
                                                                          for i in idx])), 2)
     out["wall_s"] = round(time.perf_counter() - start, 1)

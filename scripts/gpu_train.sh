@@ -11,6 +11,7 @@
 set -euo pipefail
 OUT=${OUT:-runs/gpu}
 MINUTES=${MINUTES:-7}
+NUM_FRAMES=${NUM_FRAMES:-2}   # the model's horizon (target frames per call; the planner rolls out)
 for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig   # EGL loader libraries (see make gpu-wheels)
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
 export PYTHONPATH=/tmp/site:$PWD
@@ -25,11 +26,11 @@ python3 -m v4s.experiments.gen_data split=train tasks=[posenav] num_scenes=400 o
 python3 -m v4s.experiments.gen_data split=train tasks=[objectnav] num_scenes=400 out=/tmp/clips/train &
 wait
 python3 -m v4s.experiments.gen_data split=train num_scenes=400 out=/tmp/clips/train   # writes the joint manifest
-python3 -m v4s.experiments.gen_data split=val num_scenes=25 windows_per_episode=1 out=/tmp/clips/val
+python3 -m v4s.experiments.gen_data split=val num_scenes=25 windows_per_episode=2 out=/tmp/clips/val
 # train: about 40 steps/s of batch 128 on an H100 for the small config; stop before the lease ends
 STEPS=$((MINUTES * 60 * 20))
 python3 -m v4s.experiments.train stage=diffusion data=/tmp/clips/train val_data=/tmp/clips/val out=/tmp/run \
-  steps=$STEPS batch_size=128 lr=5e-4 checkpoint_every=500 eval_every=500
+  steps=$STEPS batch_size=128 lr=5e-4 checkpoint_every=500 eval_every=500 num_frames=$NUM_FRAMES
 mkdir -p "$OUT"  # few files come back from a lent machine: the pipeline travels as one archive
 tar czf "$OUT/pipeline.tgz" -C /tmp/run pipeline
 cp /tmp/run/log.csv /tmp/run/loss.png "$OUT"/

@@ -42,6 +42,10 @@ def test_posenav_reports_psnr_ssim_and_the_copy_last_baseline(clips_dir, pipe, t
     rows = [json.loads(line) for line in (tmp_path / "clips.jsonl").read_text().splitlines()]
     assert all(r["idm_readback"] in (0.0, 1.0) for r in rows)  # per clip: read right or not
     assert summary["idm_readback"] == pytest.approx(np.mean([r["idm_readback"] for r in rows]))
+    # the same gates with a noise context in place of the scene's video, on the same clips and noise
+    for key in ("next_frame_psnr_noise_context", "idm_readback_noise_context"):
+        assert summary[key] == pytest.approx(np.mean([r[key] for r in rows]), abs=1e-4)
+    assert all(r["next_frame_psnr_noise_context"] != r["next_frame_psnr"] for r in rows)
 
 
 def test_objectnav_reports_box_rates_beside_the_ground_truth(clips_dir, pipe, tmp_path):
@@ -49,6 +53,7 @@ def test_objectnav_reports_box_rates_beside_the_ground_truth(clips_dir, pipe, tm
                      context="noise", num_candidates=3)
     summary = evaluate(cfg, pipe)
     assert summary["context"] == "noise" and summary["num_candidates"] == 3
+    assert "next_frame_psnr_noise_context" not in summary  # the context is noise already
     for key in ("box_rate", "box_centered_rate", "box_rate_any", "box_centered_rate_any", "gt_box_rate",
                 "gt_box_centered_rate"):
         assert 0.0 <= summary[key] <= 1.0
@@ -118,6 +123,7 @@ def test_posenav_by_goal_gives_the_model_only_the_clips_goal(clips_dir, pipe, tm
                                                                                                        **kwargs))
     summary = evaluate(cfg, goal_pipe)
     clips = load_clips(clips_dir, ("posenav",))
-    assert [instruction for instruction, _ in seen] == [None, None]  # no trajectory: the goal alone
-    np.testing.assert_array_equal(np.stack([goal for _, goal in seen]), clips["goal"][:2])
+    # no trajectory: the goal alone, in both calls per clip (the scene's context, then a noise context)
+    assert [instruction for instruction, _ in seen] == [None] * 4
+    np.testing.assert_array_equal(np.stack([goal for _, goal in seen]), np.repeat(clips["goal"][:2], 2, axis=0))
     assert summary["pose_instruction"] == "goal" and 5 < summary["next_frame_psnr"] < 60 and 5 < summary["psnr"] < 60

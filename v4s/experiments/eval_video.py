@@ -18,6 +18,13 @@ several candidates). Candidate 0 gives the figures above; ObjectNav adds ``box_r
 (centred) box (the detector runs at inference, so this is a selection an agent can make), and
 PoseNav adds ``psnr_candidates``, the mean over all candidates.
 
+The closed loop's gates, on every clip: ``next_frame_psnr`` (imagined frame 1 against the true
+frame 1) beside ``next_frame_psnr_copy_last`` (the current frame against it), and
+``idm_readback`` (whether the IDM reads the clip's first action from the current frame to imagined
+frame 1). With the real context the same clip is also imagined with a noise context, and
+``next_frame_psnr_noise_context`` / ``idm_readback_noise_context`` say what the scene's video is
+worth to the gates.
+
 ``context=noise`` replaces the context frames by uniform noise (the ablation that shows
 the model uses the scene). Writes ``summary.json``, ``clips.jsonl`` and a png of the first
 clips (context, current, imagined and true frames).
@@ -135,11 +142,20 @@ def evaluate(cfg: EvalConfig, pipe: ContextGuidedVideoPipeline | None = None) ->
         video = videos[0]
         target = clips["target"][i][:horizon]
         row = {"clip": i, "scene_id": str(clips["scene_id"][i]), "episode_id": str(clips["episode_id"][i]),
-               "next_frame_psnr": psnr(video[0], target[0]),
                "next_frame_psnr_copy_last": psnr(clips["current"][i], target[0])}
-        if idm is not None:  # does the IDM read the clip's first action from the imagined next frame?
-            read = idm.extract(np.stack([clips["current"][i], video[0]])[None])[0][0, 0]
-            row["idm_readback"] = float(read == int(clips["actions"][i][0]))
+        nexts = {"": video[0]}
+        if cfg.context == "real":  # the gates again with a noise context: what the scene's video is worth
+            noise = rng.integers(0, 256, context.shape, dtype=np.uint8)
+            nexts["_noise_context"] = pipe(noise, clips["current"][i], instruction, num_frames=horizon,
+                                           num_inference_steps=cfg.num_inference_steps,
+                                           guidance_scale=cfg.guidance_scale,
+                                           context_positions=clips["context_index"][i], goal_pose=goal,
+                                           generator=torch.Generator().manual_seed(cfg.seed + i)).videos[0, 0]
+        for suffix, frame in nexts.items():
+            row[f"next_frame_psnr{suffix}"] = psnr(frame, target[0])
+            if idm is not None:  # does the IDM read the clip's first action from the imagined next frame?
+                read = idm.extract(np.stack([clips["current"][i], frame])[None])[0][0, 0]
+                row[f"idm_readback{suffix}"] = float(read == int(clips["actions"][i][0]))
         if cfg.task == "posenav":
             row["psnr"] = float(np.mean([psnr(a, b) for a, b in zip(video, target)]))
             row["ssim"] = float(np.mean([ssim(a, b) for a, b in zip(video, target)]))
@@ -159,7 +175,10 @@ def evaluate(cfg: EvalConfig, pipe: ContextGuidedVideoPipeline | None = None) ->
                                             np.concatenate([clips["current"][i], *target[:7]], 1)], 0))
     keys = ("psnr", "ssim", "psnr_copy_last", "ssim_copy_last", "psnr_candidates") if cfg.task == "posenav" \
         else ("box", "box_centered", "box_any", "box_centered_any", "gt_box", "gt_box_centered")
-    keys += ("next_frame_psnr", "next_frame_psnr_copy_last") + (("idm_readback",) if idm is not None else ())
+    gates = ("next_frame_psnr",) + (("idm_readback",) if idm is not None else ())
+    keys += ("next_frame_psnr_copy_last",) + gates
+    if cfg.context == "real":
+        keys += tuple(f"{k}_noise_context" for k in gates)
     names = {"box": "box_rate", "box_centered": "box_centered_rate", "gt_box": "gt_box_rate",
              "gt_box_centered": "gt_box_centered_rate", "box_any": "box_rate_any",
              "box_centered_any": "box_centered_rate_any"}
