@@ -12,6 +12,9 @@ non-contiguously (one per stratum) from the tour and, once there are some, ``his
 the agent's own earlier views, which sit after the tour in time (position tour length + step),
 the way the training clips place them. ``context="noise"`` replaces every context latent by
 Gaussian noise: the ablation that shows what the scene's video is worth.
+
+The task's objective comes from :func:`~v4s.planner.objective_for`, told whether the checkpoint
+takes a goal pose (PoseNav's goal mode) or follows trajectories.
 """
 
 from __future__ import annotations
