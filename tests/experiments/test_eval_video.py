@@ -62,7 +62,7 @@ def test_objectnav_reports_box_rates_beside_the_ground_truth(clips_dir, pipe, tm
     assert summary["box_rate_any"] >= summary["box_rate"]
     assert summary["box_centered_rate_any"] >= summary["box_centered_rate"]
     rows = [json.loads(line) for line in (tmp_path / "clips.jsonl").read_text().splitlines()]
-    assert all(r["box_any"] or not r["box"] for r in rows)
+    assert all(r["box_rate_any"] or not r["box_rate"] for r in rows)  # per clip: 0 or 1
 
 
 def test_candidates_share_the_batch_and_candidate_zero_matches_a_single_sample(clips_dir, pipe, tmp_path):
@@ -118,9 +118,11 @@ def test_posenav_by_goal_gives_the_model_only_the_clips_goal(clips_dir, pipe, tm
     goal_pipe.transformer = goal_pipe.transformer.extended(goal_dim=4)
     seen = []
     real = ContextGuidedVideoPipeline.__call__
-    monkeypatch.setattr(ContextGuidedVideoPipeline, "__call__",
-                        lambda self, *args, **kwargs: seen.append((args[2], kwargs["goal_pose"])) or real(self, *args,
-                                                                                                       **kwargs))
+    def spied(self, *args, **kwargs):
+        seen.append((kwargs["instruction"], kwargs["goal_pose"]))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ContextGuidedVideoPipeline, "__call__", spied)
     summary = evaluate(cfg, goal_pipe)
     clips = load_clips(clips_dir, ("posenav",))
     # no trajectory: the goal alone, in both calls per clip (the scene's context, then a noise context)

@@ -75,7 +75,7 @@ class EvalConfig:
     save_examples: int = 4
 
     def __post_init__(self) -> None:
-        require(self.task in ("posenav", "objectnav"), "task", "posenav or objectnav", self.task)
+        require(self.task in ("posenav", "objectnav"), "task", "posenav or objectnav", self.task)  # TASKS' keys
         require(self.split in SPLIT_SEEDS, "split", f"one of {list(SPLIT_SEEDS)}", self.split)
         for name in ("num_clips", "num_candidates", "num_inference_steps"):
             require(getattr(self, name) >= 1, name, "at least 1", getattr(self, name))
@@ -92,6 +92,39 @@ class EvalConfig:
             raise FileNotFoundError(f"data: no clip directory at {self.data} (it has no manifest.json); make one with "
                                     f"v4s-gen-data split={self.split} out={self.data}, or leave data unset to use "
                                     f"(and, when missing, generate) data/clips/{self.split}")
+
+
+# ---------------------------------------------------------------------- what each task measures, in one place
+def _pose_conditions(clips: dict, i: int, horizon: int, cfg: EvalConfig) -> dict:
+    if cfg.pose_instruction == "goal":  # the goal alone: the model imagines its own route, scored against the oracle's
+        return {"instruction": None, "goal_pose": clips["goal"][i]}
+    return {"instruction": clips["relative"][i][:horizon], "goal_pose": None}
+
+
+def _pose_figures(videos: np.ndarray, target: np.ndarray, current: np.ndarray) -> dict:
+    video = videos[0]
+    return {"psnr": float(np.mean([psnr(a, b) for a, b in zip(video, target)])),
+            "ssim": float(np.mean([ssim(a, b) for a, b in zip(video, target)])),
+            "psnr_copy_last": float(np.mean([psnr(current, b) for b in target])),
+            "ssim_copy_last": float(np.mean([ssim(current, b) for b in target])),
+            "psnr_candidates": float(np.mean([psnr(a, b) for v in videos for a, b in zip(v, target)]))}
+
+
+def _box_figures(videos: np.ndarray, target: np.ndarray, current: np.ndarray) -> dict:
+    width = videos.shape[3]
+    boxes, gt = [detect_box(v[-1]) for v in videos], detect_box(target[-1])
+    return {"box_rate": boxes[0] is not None, "box_centered_rate": box_centered(boxes[0], width),
+            "gt_box_rate": gt is not None, "gt_box_centered_rate": box_centered(gt, width),
+            "box_rate_any": any(b is not None for b in boxes),
+            "box_centered_rate_any": any(box_centered(b, width) for b in boxes)}
+
+
+#: task -> (the pipeline's conditions of clip i, the clip's figures from its K videos); the one place that knows tasks
+TASKS = {
+    "posenav": (_pose_conditions, _pose_figures),
+    "objectnav": (lambda clips, i, horizon, cfg: {"instruction": str(clips["instruction"][i]), "goal_pose": None},
+                  _box_figures),
+}
 
 
 def eval_config(cfg: DictConfig) -> EvalConfig:
@@ -125,20 +158,17 @@ def evaluate(cfg: EvalConfig, pipe: ContextGuidedVideoPipeline | None = None) ->
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(cfg.seed)
     rows, examples, start = [], [], time.time()
+    conditions_of, figures_of = TASKS[cfg.task]
     for i in tqdm(range(len(clips["task"])), desc=f"eval {cfg.task}", unit="clip"):
         context = clips["context"][i]
         if cfg.context == "noise":
             context = rng.integers(0, 256, context.shape, dtype=np.uint8)
         horizon = min(pipe.config.num_frames, clips["target"].shape[1])  # the model's own horizon
-        instruction = clips["relative"][i][:horizon] if cfg.task == "posenav" else str(clips["instruction"][i])
-        goal = None
-        if cfg.task == "posenav" and cfg.pose_instruction == "goal":
-            instruction, goal = None, clips["goal"][i]
+        conditions = conditions_of(clips, i, horizon, cfg)
         generators = [torch.Generator().manual_seed(cfg.seed + i + 100_003 * k) for k in range(cfg.num_candidates)]
-        videos = pipe(context, clips["current"][i], instruction, num_candidates=cfg.num_candidates,
-                      num_frames=horizon, num_inference_steps=cfg.num_inference_steps,
-                      guidance_scale=cfg.guidance_scale, context_positions=clips["context_index"][i],
-                      goal_pose=goal, generator=generators).videos
+        videos = pipe(context, clips["current"][i], num_candidates=cfg.num_candidates, num_frames=horizon,
+                      num_inference_steps=cfg.num_inference_steps, guidance_scale=cfg.guidance_scale,
+                      context_positions=clips["context_index"][i], generator=generators, **conditions).videos
         video = videos[0]
         target = clips["target"][i][:horizon]
         row = {"clip": i, "scene_id": str(clips["scene_id"][i]), "episode_id": str(clips["episode_id"][i]),
@@ -146,47 +176,33 @@ def evaluate(cfg: EvalConfig, pipe: ContextGuidedVideoPipeline | None = None) ->
         nexts = {"": video[0]}
         if cfg.context == "real":  # the gates again with a noise context: what the scene's video is worth
             noise = rng.integers(0, 256, context.shape, dtype=np.uint8)
-            nexts["_noise_context"] = pipe(noise, clips["current"][i], instruction, num_frames=horizon,
+            nexts["_noise_context"] = pipe(noise, clips["current"][i], num_frames=horizon,
                                            num_inference_steps=cfg.num_inference_steps,
                                            guidance_scale=cfg.guidance_scale,
-                                           context_positions=clips["context_index"][i], goal_pose=goal,
-                                           generator=torch.Generator().manual_seed(cfg.seed + i)).videos[0, 0]
+                                           context_positions=clips["context_index"][i],
+                                           generator=torch.Generator().manual_seed(cfg.seed + i),
+                                           **conditions).videos[0, 0]
         for suffix, frame in nexts.items():
             row[f"next_frame_psnr{suffix}"] = psnr(frame, target[0])
             if idm is not None:  # does the IDM read the clip's first action from the imagined next frame?
                 read = idm.extract(np.stack([clips["current"][i], frame])[None])[0][0, 0]
                 row[f"idm_readback{suffix}"] = float(read == int(clips["actions"][i][0]))
-        if cfg.task == "posenav":
-            row["psnr"] = float(np.mean([psnr(a, b) for a, b in zip(video, target)]))
-            row["ssim"] = float(np.mean([ssim(a, b) for a, b in zip(video, target)]))
-            row["psnr_copy_last"] = float(np.mean([psnr(clips["current"][i], b) for b in target]))
-            row["ssim_copy_last"] = float(np.mean([ssim(clips["current"][i], b) for b in target]))
-            row["psnr_candidates"] = float(np.mean([psnr(a, b) for v in videos for a, b in zip(v, target)]))
-        else:
-            width = video.shape[2]
-            boxes, gt = [detect_box(v[-1]) for v in videos], detect_box(target[-1])
-            row.update(box=boxes[0] is not None, box_centered=box_centered(boxes[0], width), gt_box=gt is not None,
-                       gt_box_centered=box_centered(gt, width), box_any=any(b is not None for b in boxes),
-                       box_centered_any=any(box_centered(b, width) for b in boxes))
+        figures = figures_of(videos, target, clips["current"][i])
+        row.update(figures)
         rows.append(row)
         if len(examples) < cfg.save_examples:
             examples.append(np.concatenate([np.concatenate(list(context[:8]), 1),
                                             np.concatenate([clips["current"][i], *video[:7]], 1),
                                             np.concatenate([clips["current"][i], *target[:7]], 1)], 0))
-    keys = ("psnr", "ssim", "psnr_copy_last", "ssim_copy_last", "psnr_candidates") if cfg.task == "posenav" \
-        else ("box", "box_centered", "box_any", "box_centered_any", "gt_box", "gt_box_centered")
     gates = ("next_frame_psnr",) + (("idm_readback",) if idm is not None else ())
-    keys += ("next_frame_psnr_copy_last",) + gates
+    keys = tuple(figures) + ("next_frame_psnr_copy_last",) + gates
     if cfg.context == "real":
         keys += tuple(f"{k}_noise_context" for k in gates)
-    names = {"box": "box_rate", "box_centered": "box_centered_rate", "gt_box": "gt_box_rate",
-             "gt_box_centered": "gt_box_centered_rate", "box_any": "box_rate_any",
-             "box_centered_any": "box_centered_rate_any"}
     summary = {"task": cfg.task, "split": cfg.split, "num_clips": len(rows), "context": cfg.context,
                "pose_instruction": cfg.pose_instruction,
                "checkpoint": cfg.checkpoint, "num_candidates": cfg.num_candidates, "num_inference_steps": cfg.num_inference_steps,
                "guidance_scale": cfg.guidance_scale,
-               **{names.get(k, k): round(float(np.mean([r[k] for r in rows])), 4) for k in keys},
+               **{k: round(float(np.mean([r[k] for r in rows])), 4) for k in keys},
                "seconds_per_clip": round((time.time() - start) / max(1, len(rows)), 3)}
     write_text_atomic(out / "summary.json", strict_json(summary, indent=2) + "\n")
     write_text_atomic(out / "clips.jsonl", "".join(strict_json(r) + "\n" for r in rows))

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from v4s.envs.scenes.semantic import SceneObject, SemanticFileError
+from v4s.envs.scenes.spec import glb_stem
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def semantic_files(glb: str | os.PathLike[str]) -> tuple[Path, Path] | None:
     """``(<stem>.semantic.glb, <stem>.semantic.txt)`` beside ``glb`` when both exist, else None. The stem of
     HM3D's ``<stem>.basis.glb`` is ``<stem>``."""
     glb = Path(glb)
-    stem = glb.name[: -len(".glb")] if glb.name.lower().endswith(".glb") else glb.stem
+    stem = glb_stem(glb)
     stem = stem[: -len(".basis")] if stem.endswith(".basis") else stem
     pair = glb.with_name(f"{stem}.semantic.glb"), glb.with_name(f"{stem}.semantic.txt")
     return pair if all(p.is_file() for p in pair) else None

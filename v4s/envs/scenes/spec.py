@@ -171,6 +171,13 @@ def _strip(name: str, suffix: str) -> str:
     return name[: -len(suffix)] if name.lower().endswith(suffix) else name
 
 
+def glb_stem(path: str | os.PathLike[str]) -> str:
+    """The name a scene's side files share: ``<stem>`` of ``<stem>.glb`` (any case), else the file's stem. The
+    stage config, semantic json and habitat exports are named ``<stem>.*`` beside the GLB."""
+    name = Path(path).name
+    return _strip(name, ".glb") if name.lower().endswith(".glb") else Path(name).stem
+
+
 def read_stage_config(path: Path) -> dict[str, Any]:
     """The SceneSpec fields habitat-sim's stage config at ``path`` sets: ``up``, ``front``, ``scale``, and the
     ``glb`` / ``collision`` it names (``render_asset`` / ``collision_asset``, relative to the config). Errors
@@ -229,7 +236,7 @@ def resolve_scene(scene: SceneSpec | str | os.PathLike[str],
             raise SceneConfigError(f"{stage}: render_asset: missing; it names the scene's GLB")
         glb = fields.pop("glb")
     elif path.suffix.lower() == ".glb":
-        glb, stem = path, _strip(path.name, ".glb")
+        glb, stem = path, glb_stem(path)
         stage = path.with_name(stem + STAGE_CONFIG_SUFFIX)
         fields = read_stage_config(stage) if stage.is_file() else {}
         named = fields.pop("glb", glb)
@@ -244,7 +251,7 @@ def resolve_scene(scene: SceneSpec | str | os.PathLike[str],
     collision = fields.pop("collision", None)
     if collision is not None and not collision.is_file():
         raise SceneNotFoundError(f"{stage}: collision_asset: file not found: {collision}")
-    semantic = glb.with_name(f"{_strip(glb.name, '.glb')}.semantic.json")
+    semantic = glb.with_name(f"{glb_stem(glb)}.semantic.json")
     return SceneSpec(scene_id=stem, glb=glb, semantic=semantic if semantic.is_file() else None,
                      collision=None if collision is None or collision.samefile(glb) else collision, **fields)
 

@@ -17,6 +17,7 @@ import numpy as np
 from v4s.actions import ACTION_NAMES
 from v4s.envs.scenes.mesh import SceneFileError
 from v4s.envs.scenes.semantic import SceneObject
+from v4s.envs.scenes.spec import glb_stem
 from v4s.geometry import wrap_angle  # noqa: F401  (re-exported with the other pose helpers)
 from v4s.typed_config import build
 
@@ -208,7 +209,7 @@ def not_navigable_error(position: np.ndarray, snapped: np.ndarray, scene_id: str
 def no_navigable_area_error(spec: Any, config: SimConfig, detail: str = "") -> SceneFileError:
     """The error for a scene in which an agent of ``config`` has nowhere to stand (every backend raises it): names
     the file and what to check (up axis and scale in the stage config, a floor, ``floor_height``)."""
-    stem = Path(spec.glb).name[: -len(".glb")] if str(spec.glb).endswith(".glb") else Path(spec.glb).stem
+    stem = glb_stem(spec.glb)
     return SceneFileError(
         f"{spec.collision or spec.glb}: no navigable area for an agent of radius {config.agent_radius} m and "
         f"height {config.agent_height} m{': ' + detail if detail else ''}. Check the up axis (the scene was read "

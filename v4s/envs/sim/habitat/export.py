@@ -21,7 +21,7 @@ import numpy as np
 
 from v4s.envs.scenes.hm3d import HM3D_SSD_HEADER
 from v4s.envs.scenes.semantic import SceneObject, load_semantic
-from v4s.envs.scenes.spec import SceneSpec, cache_dir, resolve_scene
+from v4s.envs.scenes.spec import SceneSpec, cache_dir, glb_stem, resolve_scene
 from v4s.fileio import write_bytes_atomic
 
 #: bump when the files written by export_habitat_semantics / write_stage_config change
@@ -213,11 +213,6 @@ class HabitatSceneFiles:
     semantic_descriptor: Path | None = None
 
 
-def _stem(spec: SceneSpec) -> str:
-    name = Path(spec.glb).name
-    return name[: -len(".glb")] if name.lower().endswith(".glb") else Path(name).stem
-
-
 def _output_dirs(spec: SceneSpec) -> list[Path]:
     """Where a scene's habitat files may live: beside the GLB, then a per-scene cache directory
     (for GLBs in read-only directories)."""
@@ -305,7 +300,7 @@ def write_stage_config(spec: SceneSpec | str | os.PathLike[str]) -> Path:
     glb = Path(spec.glb)
     if not glb.is_file():
         raise FileNotFoundError(f"scene GLB not found: {glb}")
-    name, sources = f"{_stem(spec)}.v4s.stage_config.json", _sources(spec)
+    name, sources = f"{glb_stem(spec.glb)}.v4s.stage_config.json", _sources(spec)
     out, fresh = _pick_output_dir(spec, lambda d: _fresh([d / name], sources, d / name, False, spec))
     stage = out / name
     if not fresh:
@@ -336,7 +331,7 @@ def export_habitat_semantics(spec: SceneSpec | str | os.PathLike[str]) -> Path:
     glb, semantic = Path(spec.glb), Path(spec.semantic)
     if not glb.is_file():
         raise FileNotFoundError(f"scene GLB not found: {glb}")
-    stem, sources = _stem(spec), _sources(spec)
+    stem, sources = glb_stem(spec.glb), _sources(spec)
 
     def files_in(d: Path) -> HabitatSceneFiles:
         return HabitatSceneFiles(stage_config=d / f"{stem}.semantic.stage_config.json",
