@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from v4s.experiments.eval_video import EvalConfig, eval_config, evaluate
 from v4s.model.data import load_clips
@@ -111,11 +112,12 @@ def test_bad_input_is_named_before_any_work_from_any_directory(tmp_path):
 
 def test_posenav_by_goal_gives_the_model_only_the_clips_goal(clips_dir, pipe, tmp_path, monkeypatch):
     cfg = EvalConfig(task="posenav", num_clips=2, data=str(clips_dir), out=str(tmp_path), num_inference_steps=2,
-                     pose_instruction="goal", save_examples=0)
+                     pose_instruction="goal", save_examples=1)
     with pytest.raises(ValueError, match="goal_pose: this pipeline's transformer was not trained with goal"):
         evaluate(cfg, pipe)
     goal_pipe = ContextGuidedVideoPipeline.from_pretrained(CHECKPOINT)
     goal_pipe.transformer = goal_pipe.transformer.extended(goal_dim=4)
+    goal_pipe.register_to_config(num_frames=2)  # a short-horizon model: 2 frames per call
     seen = []
     real = ContextGuidedVideoPipeline.__call__
     def spied(self, *args, **kwargs):
@@ -129,3 +131,4 @@ def test_posenav_by_goal_gives_the_model_only_the_clips_goal(clips_dir, pipe, tm
     assert [instruction for instruction, _ in seen] == [None] * 4
     np.testing.assert_array_equal(np.stack([goal for _, goal in seen]), np.repeat(clips["goal"][:2], 2, axis=0))
     assert summary["pose_instruction"] == "goal" and 5 < summary["next_frame_psnr"] < 60 and 5 < summary["psnr"] < 60
+    assert Image.open(tmp_path / "examples.png").size == (8 * 64, 3 * 64)  # rows of 8 frames, padded

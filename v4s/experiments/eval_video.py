@@ -191,9 +191,7 @@ def evaluate(cfg: EvalConfig, pipe: ContextGuidedVideoPipeline | None = None) ->
         row.update(figures)
         rows.append(row)
         if len(examples) < cfg.save_examples:
-            examples.append(np.concatenate([np.concatenate(list(context[:8]), 1),
-                                            np.concatenate([clips["current"][i], *video[:7]], 1),
-                                            np.concatenate([clips["current"][i], *target[:7]], 1)], 0))
+            examples.append(_example(context, clips["current"][i], video, target))
     gates = ("next_frame_psnr",) + (("idm_readback",) if idm is not None else ())
     keys = tuple(figures) + ("next_frame_psnr_copy_last",) + gates
     if cfg.context == "real":
@@ -209,6 +207,17 @@ def evaluate(cfg: EvalConfig, pipe: ContextGuidedVideoPipeline | None = None) ->
     if examples:
         Image.fromarray(np.concatenate(examples, 0)).save(out / "examples.png")
     return summary
+
+
+def _example(context: np.ndarray, current: np.ndarray, video: np.ndarray, target: np.ndarray,
+             width: int = 8) -> np.ndarray:
+    """One clip of ``examples.png``: rows of ``width`` frames (black where a row has fewer): the context, then
+    the current frame followed by the imagined frames, then by the true ones."""
+    def row(frames: list[np.ndarray]) -> np.ndarray:
+        frames = frames[:width] + [np.zeros_like(current)] * (width - len(frames))
+        return np.concatenate(frames, 1)
+
+    return np.concatenate([row(list(context)), row([current, *video]), row([current, *target])], 0)
 
 
 @hydra.main(version_base=None, config_path="conf", config_name="eval_video")
