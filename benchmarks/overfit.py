@@ -56,7 +56,7 @@ def run(name: str, settings: dict, clips: dict, latents, vae, steps: int) -> dic
     transformer = ContextGuidedWanTransformer(in_channels=4, out_channels=4, patch_size=(1, 2, 2),
                                               context_patch_size=(1, 4, 4), freq_dim=64, **model)
     encoder = SmallTextEncoder(dim=model["text_dim"])
-    cfg = TrainConfig(num_frames=frames, lr=settings.get("lr", 5e-4), warmup=50, batch_size=16, goal_share=0.5)
+    cfg = TrainConfig(num_frames=frames, lr=settings.get("lr", 5e-4), warmup=50, batch_size=16)
     modules = torch.nn.ModuleDict({"transformer": transformer, "encoder": encoder})
     optimizer = torch.optim.AdamW(modules.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if settings.get("bf16") else nullcontext()

@@ -113,8 +113,12 @@ def test_bad_input_is_named_before_any_work_from_any_directory(tmp_path):
 def test_posenav_by_goal_gives_the_model_only_the_clips_goal(clips_dir, pipe, tmp_path, monkeypatch):
     cfg = EvalConfig(task="posenav", num_clips=2, data=str(clips_dir), out=str(tmp_path), num_inference_steps=2,
                      pose_instruction="goal", save_examples=1)
-    with pytest.raises(ValueError, match="goal_pose: this pipeline's transformer was not trained with goal"):
-        evaluate(cfg, pipe)
+    monkeypatch.chdir(tmp_path)  # where the default clip directory would be generated
+    with pytest.raises(ValueError, match="pose_instruction=goal: the checkpoint .* was not trained with goal"):
+        evaluate(EvalConfig(**{**cfg.__dict__, "data": None}), pipe)
+    assert not (tmp_path / "data").exists()  # named before any clip was generated
+    with pytest.raises(ValueError, match="pose_instruction must be 'trajectory'"):
+        EvalConfig(task="objectnav", pose_instruction="goal")
     goal_pipe = ContextGuidedVideoPipeline.from_pretrained(CHECKPOINT)
     goal_pipe.transformer = goal_pipe.transformer.extended(goal_dim=4)
     goal_pipe.register_to_config(num_frames=2)  # a short-horizon model: 2 frames per call

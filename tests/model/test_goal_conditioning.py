@@ -49,10 +49,14 @@ def test_a_goal_changes_the_imagined_route_and_survives_save_and_load(tmp_path):
     loaded.set_progress_bar_config(disable=True)
     assert loaded.goals_supported and loaded.transformer.config.goal_dim == 4
     torch.testing.assert_close(_sample(loaded, goal_pose=GOAL), towards)
-    # one goal per scene of a batch, or per candidate
-    batch = pipe(frames(4)[None].repeat(2, 0), frames(2), goal_pose=np.stack([GOAL, -GOAL]), num_candidates=2,
-                 num_inference_steps=1, output_type="latent").videos
-    assert batch.shape[:2] == (2, 2)
+    # one goal per scene of a batch, or one for all of them
+    def batch(goal):
+        return pipe(frames(4)[None].repeat(2, 0), frames(2), goal_pose=goal, num_candidates=2, num_inference_steps=1,
+                    output_type="latent", generator=[torch.Generator().manual_seed(k) for k in range(4)]).videos
+
+    each = batch(np.stack([GOAL, GOAL]))
+    assert each.shape[:2] == (2, 2)
+    torch.testing.assert_close(batch(GOAL), each)
 
 
 def test_guidance_pairs_the_goal_with_the_null_goal():
@@ -88,6 +92,18 @@ def _batch(n: int) -> dict:
             "context_index": torch.arange(4).expand(n, 4), "pose": torch.randn(n, 3, 4, generator=rng),
             "goal": torch.as_tensor(GOAL).expand(n, 4).clone(), "instruction": ["", "find the chair"] * (n // 2),
             "task": ["posenav", "objectnav"] * (n // 2)}
+
+
+def test_a_model_without_goal_conditioning_trains_as_it_did():
+    """goal_share draws nothing for a model without goal_dim: its loss, and the generator stream after it, do not
+    depend on it."""
+    pipe, encoder, out = tiny_pipeline(), SmallTextEncoder(dim=16, num_layers=1), []
+    for share in (0.0, 1.0):
+        generator = torch.Generator().manual_seed(0)
+        cfg = TrainConfig(num_frames=3, goal_share=share)
+        loss = flow_matching_loss(pipe.transformer, encoder, _batch(4), cfg, generator, torch.device("cpu"))
+        out.append((loss.item(), torch.rand(1, generator=generator).item()))
+    assert out[0] == out[1]
 
 
 @pytest.mark.parametrize("share", [0.0, 1.0])

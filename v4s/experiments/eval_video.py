@@ -75,13 +75,15 @@ class EvalConfig:
     save_examples: int = 4
 
     def __post_init__(self) -> None:
-        require(self.task in ("posenav", "objectnav"), "task", "posenav or objectnav", self.task)  # TASKS' keys
+        require(self.task in TASKS, "task", " or ".join(TASKS), self.task)
         require(self.split in SPLIT_SEEDS, "split", f"one of {list(SPLIT_SEEDS)}", self.split)
         for name in ("num_clips", "num_candidates", "num_inference_steps"):
             require(getattr(self, name) >= 1, name, "at least 1", getattr(self, name))
         require(self.context in ("real", "noise"), "context", "'real' or 'noise'", self.context)
         require(self.pose_instruction in ("trajectory", "goal"), "pose_instruction", "'trajectory' or 'goal'",
                 self.pose_instruction)
+        require(self.pose_instruction == "trajectory" or self.task == "posenav", "pose_instruction",
+                "'trajectory' (the default) for a task with a text instruction", self.pose_instruction)
         require(self.threads >= 0, "threads", "at least 0 (0: torch's default)", self.threads)
         require(self.save_examples >= 0, "save_examples", "at least 0", self.save_examples)
         if not Path(self.checkpoint).is_dir():
@@ -151,6 +153,9 @@ def evaluate(cfg: EvalConfig, pipe: ContextGuidedVideoPipeline | None = None) ->
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     pipe = pipe or ContextGuidedVideoPipeline.from_pretrained(cfg.checkpoint)
+    if cfg.pose_instruction == "goal" and not pipe.goals_supported:  # before any clip is generated
+        raise ValueError(f"pose_instruction=goal: the checkpoint {cfg.checkpoint} was not trained with goal "
+                         "conditioning (its transformer has no goal_dim); use pose_instruction=trajectory")
     idm = load_idm(cfg.idm) if cfg.idm else None
     pipe.set_progress_bar_config(disable=True)
     clips = _clips(cfg)

@@ -28,6 +28,8 @@ house has its own seeded stream, so the output does not depend on what ran befor
 from __future__ import annotations
 
 import json
+import math
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,13 +125,21 @@ def _run_oracle(env: NavEnv, oracle: OracleAgent, episode_id: str) -> dict[str, 
             "actions": np.array(actions, np.int8), "info": info}
 
 
-def _goal_pose(episode: Any, route: dict[str, Any]) -> np.ndarray | None:
-    """The episode's goal pose (3,) [x, z, yaw] for a pose goal (its heading, else the route's last), or None."""
+def _goal_pose(episode: Any) -> np.ndarray | None:
+    """The episode's goal pose (3,) [x, z, yaw] for a pose goal, or None; the yaw is NaN for a goal without a
+    heading (the clip's goal then keeps the current heading, as the planner's does)."""
     goal = next((g for g in episode.goals if isinstance(g, PoseGoal)), None)
     if goal is None:
         return None
-    yaw = quaternion_to_yaw(goal.rotation) if goal.rotation is not None else float(route["poses"][-1][2])
+    yaw = quaternion_to_yaw(goal.rotation) if goal.rotation is not None else math.nan
     return np.array([goal.position[0], goal.position[2], yaw], np.float64)
+
+
+def _relative_goal(pose: np.ndarray, goal: np.ndarray | None) -> np.ndarray:
+    """The goal relative to ``pose`` (4,), zeros (the null goal) without one."""
+    if goal is None:
+        return np.zeros(4, np.float32)
+    return relative_poses(pose, np.where(np.isnan(goal), pose, goal)[None])[0]
 
 
 def scene_clips(env: NavEnv, oracle: OracleAgent, scene_id: str, episodes: list, cfg: GenDataConfig,
@@ -151,7 +161,7 @@ def scene_clips(env: NavEnv, oracle: OracleAgent, scene_id: str, episodes: list,
         n = len(route["actions"])
         frames = resize_frames(route["frames"], cfg.resolution)
         goal_ids = {g.object_id for g in episode.goals if hasattr(g, "object_id")}
-        goal_pose = _goal_pose(episode, route)
+        goal_pose = _goal_pose(episode)
         # windows start anywhere along the route, uniformly: at its start the goal is mostly out of view,
         # which is where the closed loop spends its time
         starts = {int(rng.integers(0, max(1, n))) for _ in range(cfg.windows_per_episode)}
@@ -184,8 +194,7 @@ def scene_clips(env: NavEnv, oracle: OracleAgent, scene_id: str, episodes: list,
             clips["poses"].append(np.concatenate([route["poses"][s][None], route["poses"][steps]]))
             clips["relative"].append(relative_poses(route["poses"][s], route["poses"][steps]))
             clips["boxes"].append(boxes)
-            clips["goal"].append(np.zeros(4, np.float32) if goal_pose is None
-                                 else relative_poses(route["poses"][s], goal_pose[None])[0])
+            clips["goal"].append(_relative_goal(route["poses"][s], goal_pose))
             clips["instruction"].append(episode.instruction_text)
             clips["task"].append(task)
             clips["scene_id"].append(scene_id)
@@ -231,7 +240,7 @@ def _current_shard(path: Path) -> bool:
     try:
         with np.load(path) as data:
             return set(ARRAYS + STRINGS) <= set(data.files)
-    except (OSError, ValueError):
+    except (OSError, ValueError, zipfile.BadZipFile):
         return False
 
 

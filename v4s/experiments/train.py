@@ -205,14 +205,14 @@ def flow_matching_loss(transformer: ContextGuidedWanTransformer, encoder: SmallT
     drop_instruction = torch.rand(b, generator=generator) < cfg.drop_instruction
     drop_context = torch.rand(b, generator=generator) < cfg.drop_context
     texts = ["" if d else t for t, d in zip(batch["instruction"], drop_instruction.tolist())]
-    is_pose = torch.tensor([t == "posenav" for t in batch["task"]])
-    by_goal = torch.rand(b, generator=generator) < cfg.goal_share
-    if transformer.goal_embedder is None:
-        by_goal[:] = False
-    pose = batch["pose"][:, : cfg.num_frames] * (is_pose & ~by_goal & ~drop_instruction).view(b, 1, 1).float()
-    goal = batch["goal"] * (is_pose & by_goal & ~drop_instruction).view(b, 1).float()
     context = batch["context"].clone()
     context[drop_context] = torch.randn(context[drop_context].shape, generator=generator)
+    is_pose = torch.tensor([t == "posenav" for t in batch["task"]])
+    # drawn only for a model with goal conditioning, last: a model without it sees the generator stream it always did
+    by_goal = torch.rand(b, generator=generator) < cfg.goal_share if transformer.goal_embedder is not None \
+        else torch.zeros(b, dtype=torch.bool)
+    pose = batch["pose"][:, : cfg.num_frames] * (is_pose & ~by_goal & ~drop_instruction).view(b, 1, 1).float()
+    goal = batch["goal"] * (is_pose & by_goal & ~drop_instruction).view(b, 1).float()
     text = encoder(texts)
     pred = transformer(xt, sigma * 1000.0, text, context=context.to(device), current=batch["current"].to(device),
                        context_positions=batch["context_index"].to(device), target_pose=pose.to(device),
@@ -225,14 +225,16 @@ def _latents(vae: AutoencoderKL, root: str, cfg: TrainConfig, cache: Path, use_f
     """Encoded clips, cached on disk next to the run (the VAE is frozen, so this is done once).
 
     The cache is keyed to the VAE (its weights and latent scale) and to the clips asked for; a
-    mismatching cache is encoded again."""
+    mismatching cache, or one of an older layout (a field of :class:`LatentClips` missing), is encoded again."""
     key = f"{_vae_key(vae)}|{Path(root).resolve()}|{','.join(cfg.tasks)}|{limit}|{use_flip}"
     if cache.exists():
         cached = torch.load(cache, weights_only=False)
-        if isinstance(cached, dict) and cached.get("key") == key:
+        if isinstance(cached, dict) and cached.get("key") == key and \
+                all(hasattr(cached["latents"], name) for name in LatentClips.__dataclass_fields__):
             return cached["latents"]
         reason = "has no VAE key (written by an older v4s)" if not isinstance(cached, dict) or "key" not in cached \
-            else "was encoded with another VAE or other clips"
+            else "was encoded with another VAE or other clips" if cached["key"] != key \
+            else "holds clips of an older layout (written by an older v4s)"
         print(f"{cache} {reason}: encoding again")
     clips = load_clips(root, cfg.tasks, limit=limit)
     parts = [encode_clips(vae, clips)] + ([encode_clips(vae, flip(clips))] if use_flip else [])

@@ -72,14 +72,11 @@ def flip(clips: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     out = dict(clips)
     for key in ("context", "current", "target"):
         out[key] = np.ascontiguousarray(clips[key][..., ::-1, :])
-    rel = clips["relative"].copy()
-    rel[..., 0] *= -1.0  # dx
-    rel[..., 2] *= -1.0  # sin dyaw
-    out["relative"] = rel
-    goal = clips["goal"].copy()
-    goal[..., 0] *= -1.0
-    goal[..., 2] *= -1.0
-    out["goal"] = goal
+    for key in ("relative", "goal"):  # poses [dx, dz, sin dyaw, cos dyaw]: dx and sin dyaw change sign
+        poses = clips[key].copy()
+        poses[..., 0] *= -1.0
+        poses[..., 2] *= -1.0
+        out[key] = poses
     actions = clips["actions"].copy()
     actions[clips["actions"] == 2], actions[clips["actions"] == 3] = 3, 2
     out["actions"] = actions

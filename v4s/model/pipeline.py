@@ -150,8 +150,8 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
                                  f"({b}, {num_context}) positions, or None for 0, 1, 2, ...")
             _check_finite("context_positions", positions)
         if instruction is None and instruction_embeds is None:
-            raise ValueError('instruction: give a text ("" for none), a (num_frames, 4) pose array, or '
-                             "instruction_embeds")
+            raise ValueError('instruction: give a text ("" for none), a (num_frames, 4) pose array, '
+                             "instruction_embeds, or a goal_pose")
         if isinstance(instruction, (str, list)) and instruction_embeds is not None:
             raise ValueError("give a text instruction or instruction_embeds, not both")
         if instruction_embeds is not None and instruction_embeds.shape[0] != b:
@@ -237,7 +237,7 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
                 diffusers' ``prompt_embeds``: a scene's context is encoded once, not once per call.
             instruction_embeds: precomputed (B, L, D) text embeddings (:meth:`encode_instruction`).
             goal_pose: the goal relative to the current view, (4,) [dx, dz, sin dyaw, cos dyaw] (x right, z
-                back, metres), (B, 4) per scene or (B, K, 4) per candidate, for a model trained with goal
+                back, metres; one goal, for every scene of a batch), (B, 4) per scene or (B, K, 4) per candidate, for a model trained with goal
                 conditioning (:attr:`goals_supported`): the model imagines a route there. The instruction
                 then defaults to the null text.
             generator: one generator, or one per candidate (K, or B * K for a batch, scene-major).
@@ -257,7 +257,9 @@ class ContextGuidedVideoPipeline(DiffusionPipeline):
         if not batched and instruction_embeds is not None and instruction_embeds.ndim == 2:
             instruction_embeds = instruction_embeds[None]
         if goal_pose is not None:
-            goal_pose = np.asarray(goal_pose, np.float32) if batched else np.asarray(goal_pose, np.float32)[None]
+            goal_pose = np.asarray(goal_pose, np.float32)
+            if not batched or goal_pose.ndim == 1:  # one goal (for every scene of a batch)
+                goal_pose = np.array(np.broadcast_to(goal_pose, (len(current), *goal_pose.shape[-1:])))
             if instruction is None and instruction_embeds is None:
                 instruction = ""  # the goal is the instruction
         is_text = instruction is None or isinstance(instruction, str) or (

@@ -100,15 +100,14 @@ class ContextGuidedWanTransformer(WanTransformer3DModel):
     ADDED = ("context_patch_embedding.", "frame_type_embedding.", "pose_embedder.", "goal_embedder.")
 
     @classmethod
-    def _with_weights(cls, model: WanTransformer3DModel, what: str, **extra) -> ContextGuidedWanTransformer:
-        """A new transformer of ``model``'s config updated with ``extra``, holding ``model``'s weights; the
-        modules it lacks (this class's additions) start at zero."""
-        config = {k: v for k, v in model.config.items() if not k.startswith("_")}
-        out = cls(**{**config, **extra})
+    def _with_weights(cls, model: WanTransformer3DModel, what: str, config: dict) -> ContextGuidedWanTransformer:
+        """A new float32 transformer of ``config`` holding ``model``'s weights; the modules ``model`` lacks (this
+        class's additions) start at zero."""
+        out = cls(**config)
         missing, unexpected = out.load_state_dict(model.state_dict(), strict=False)
         if unexpected or any(not k.startswith(cls.ADDED) for k in missing):
             raise ValueError(f"not a {what}: missing {missing}, unexpected {unexpected}")
-        return out.to(model.device, model.dtype)
+        return out
 
     @classmethod
     def from_wan(cls, wan: WanTransformer3DModel | str, **extra) -> ContextGuidedWanTransformer:
@@ -116,14 +115,20 @@ class ContextGuidedWanTransformer(WanTransformer3DModel):
         layers are copied, the additions (``extra`` sets their config) start at zero."""
         if not isinstance(wan, WanTransformer3DModel):
             wan = WanTransformer3DModel.from_pretrained(wan)
-        return cls._with_weights(wan, "Wan transformer checkpoint", **extra)
+        config = {k: v for k, v in wan.config.items() if not k.startswith("_")}
+        if set(extra) & set(config):
+            raise ValueError(f"from_wan: {sorted(set(extra) & set(config))} are the Wan checkpoint's own config; "
+                             "extra sets only this class's additions")
+        return cls._with_weights(wan, "Wan transformer checkpoint", {**config, **extra})
 
     def extended(self, **extra) -> ContextGuidedWanTransformer:
         """This model with more inputs (e.g. ``goal_dim=4``): its weights kept, the new modules at zero, so it
         computes the same function until training teaches the new input. Itself when nothing changes."""
         if all(self.config.get(k) == v for k, v in extra.items()):
             return self
-        return type(self)._with_weights(self, "ContextGuidedWanTransformer", **extra)
+        config = {k: v for k, v in self.config.items() if not k.startswith("_")}
+        out = type(self)._with_weights(self, "ContextGuidedWanTransformer", {**config, **extra})
+        return out.to(self.device, self.dtype).train(self.training)
 
     # ------------------------------------------------------------------ positions
     def _axes(self) -> tuple[int, int, int]:
@@ -201,8 +206,9 @@ class ContextGuidedWanTransformer(WanTransformer3DModel):
                 the tour); the current frame sits one after the last, the targets after it.
                 Defaults to 0..Fc-1.
             target_pose: (B, Ft, pose_dim) target poses relative to the current view, or None.
-            goal_pose: (B, goal_dim) the goal pose relative to the current view, or None (zeros are the
-                null goal, as in training); ignored by a model without ``goal_dim``.
+            goal_pose: (B, goal_dim) the goal pose relative to the current view; zeros are the null goal the
+                model was trained with (what the pipeline passes without a goal). None adds nothing (not the
+                same as zeros once the embedding is trained); ignored by a model without ``goal_dim``.
         """
         b, _, ft, height, width = hidden_states.shape
         p_t, p_h, p_w = self.config.patch_size

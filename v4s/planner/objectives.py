@@ -135,7 +135,6 @@ class PoseGoal:
         self.spread = max(1, round(spread / turn_angle))
         self.agreement_weight = agreement_weight
         self.goal_conditioned = goal_conditioned
-        self.reads_rollout = goal_conditioned
 
     @staticmethod
     def goal_in_view_frame(request: PlanRequest) -> np.ndarray:
@@ -143,11 +142,18 @@ class PoseGoal:
         rho, phi = (float(v) for v in request.sensors["pointgoal_with_gps_compass"])
         return np.array([-rho * math.sin(phi), -rho * math.cos(phi)])
 
+    @property
+    def reads_rollout(self) -> bool:
+        """Goal mode needs the actions read from the frames imagined so far (each call's goal is relative to them)."""
+        return self.goal_conditioned
+
     @classmethod
     def goal_pose(cls, request: PlanRequest) -> np.ndarray:
         """The goal pose (3,) [x right, z back, yaw] in the current agent frame: the point-goal sensor, and the goal
-        heading relative to the current one when the brief gives it (else the current heading)."""
+        heading relative to the current one when the brief gives it (else, or when it is NaN, the current
+        heading, as the training clips of a goal without a heading)."""
         heading = float(request.sensors["goal_heading"][0]) if "goal_heading" in request.sensors else 0.0
+        heading = 0.0 if math.isnan(heading) else heading
         return np.array([*cls.goal_in_view_frame(request), heading])
 
     def stop_now(self, sensors: dict[str, np.ndarray]) -> list[int] | None:
@@ -203,7 +209,7 @@ class PoseGoal:
             goal = self.goal_pose(request)[None]
             for j in range(num_candidates):
                 row = b * num_candidates + j
-                here = np.zeros(3) if read is None or start == 0 else \
+                here = np.zeros(3) if read is None else \
                     integrate_actions(np.zeros(3), read[row, :start], self.forward_step, self.turn)[-1]
                 goals.append(relative_poses(here, goal)[0])
         return {"goal_pose": np.stack(goals)}
