@@ -27,7 +27,8 @@ from diffusers import FlowMatchEulerDiscreteScheduler
 
 from v4s.assets import VIDEO_MODEL
 from v4s.experiments.train import TrainConfig, flow_matching_loss
-from v4s.model.data import encode_clips, load_clips
+from v4s.model.clips import load_clips
+from v4s.model.data import encode_clips
 from v4s.model.metrics import psnr
 from v4s.model.pipeline import ContextGuidedVideoPipeline
 from v4s.model.text import SmallTextEncoder

@@ -11,7 +11,8 @@ import pytest
 #: the modules of the world side, as the bench and its baseline agents import them
 WORLD_SIDE = ("v4s.envs", "v4s.envs.nav_env", "v4s.envs.sim.embedded", "v4s.envs.sim.habitat",
               "v4s.envs.tasks.dataset", "v4s.agent", "v4s.agent.oracle", "v4s.agent.random_agent",
-              "v4s.experiments.bench", "v4s.experiments.records", "v4s.experiments.run_dir", "v4s.experiments.video")
+              "v4s.experiments.bench", "v4s.experiments.records", "v4s.experiments.run_dir", "v4s.experiments.video",
+              "v4s.experiments.gen_data")  # clips are rendered from the world alone (the clip layout: v4s.model.clips)
 
 pytestmark = pytest.mark.habitat  # make test-habitat runs it in its torch-less venv too
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from v4s.experiments.eval_video import EvalConfig, eval_config, evaluate
-from v4s.model.data import load_clips
+from v4s.model.clips import load_clips
 from v4s.model.metrics import psnr
 from v4s.model.pipeline import ContextGuidedVideoPipeline
 

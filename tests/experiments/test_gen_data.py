@@ -14,8 +14,8 @@ from v4s.envs.nav_env import NavEnv
 from v4s.envs.tasks.config import TaskConfig
 from v4s.experiments.gen_data import GenDataConfig, generate
 from v4s.model.boxes import detect_box
+from v4s.model.clips import ClipFileError, load_clips
 from v4s.model.conditioning import relative_poses
-from v4s.model.data import ClipFileError, load_clips
 from v4s.planner import PlanRequest
 from v4s.planner.objectives import objective_for
 

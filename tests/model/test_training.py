@@ -7,7 +7,7 @@ import torch
 from test_pipeline import tiny_pipeline
 
 from v4s.experiments.train import TrainConfig, flow_matching_loss, lr_factor
-from v4s.model.data import flip
+from v4s.model.clips import flip
 
 
 def _batch(n: int = 4) -> dict:

@@ -49,7 +49,7 @@ from v4s.envs.scenes.spec import SPLIT_SEEDS
 from v4s.experiments.records import strict_json
 from v4s.fileio import write_text_atomic
 from v4s.model.boxes import box_centered, detect_box
-from v4s.model.data import load_clips
+from v4s.model.clips import load_clips
 from v4s.model.metrics import psnr, ssim
 from v4s.model.pipeline import ContextGuidedVideoPipeline
 from v4s.planner.extractors import load_idm

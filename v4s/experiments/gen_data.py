@@ -52,8 +52,8 @@ from v4s.envs.tasks.episodes import PoseGoal
 from v4s.envs.tasks.tour import house_tour, render_poses
 from v4s.fileio import atomic_path, write_text_atomic
 from v4s.model.boxes import draw_box
+from v4s.model.clips import ARRAYS, STRINGS
 from v4s.model.conditioning import context_indices, relative_poses, resize_frames
-from v4s.model.data import ARRAYS, STRINGS
 from v4s.typed_config import build, require
 
 _TASK_STREAM = {"posenav": 11, "objectnav": 12}

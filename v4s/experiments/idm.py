@@ -42,8 +42,8 @@ from v4s.envs.sim.base import yaw_to_quaternion
 from v4s.envs.tasks.config import task_config
 from v4s.envs.tasks.dataset import task_sim_config
 from v4s.fileio import append_csv_row, atomic_path
+from v4s.model.clips import load_clips
 from v4s.model.conditioning import resize_depth, resize_frames
-from v4s.model.data import load_clips
 from v4s.planner.extractors import IDM_LABELS, InverseDynamicsModel, load_idm
 
 #: how a random walk picks its actions: no motion, forward, left, right

@@ -42,7 +42,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from v4s.assets import VIDEO_MODEL
 from v4s.fileio import append_csv_row, atomic_path
-from v4s.model.data import LatentClips, encode_clips, flip, load_clips
+from v4s.model.clips import flip, load_clips
+from v4s.model.data import LatentClips, encode_clips
 from v4s.model.pipeline import ContextGuidedVideoPipeline
 from v4s.model.text import SmallTextEncoder
 from v4s.model.transformer import ContextGuidedWanTransformer, parameter_count
