@@ -118,7 +118,7 @@ class RecedingHorizonPlanner:
         embeds = torch.stack([requests[b].instruction_embeds for b, _ in rows]) \
             if self.objective.text_instruction else None
         generators = [requests[b].generator for b, _ in rows] if requests[0].generator is not None else None
-        current = np.stack([requests[b].current for b, _ in rows])
+        views = current = np.stack([requests[b].current for b, _ in rows])  # views: the real current views
         # the pipeline rejects non-finite conditions: a scene whose latents hold any rides along as zeros (the batch
         # keeps its shape) and its candidates are dropped below (the stacks are copies: the requests keep theirs)
         finite = torch.isfinite(context).flatten(1).all(1).cpu().numpy()
@@ -131,8 +131,7 @@ class RecedingHorizonPlanner:
         frames, read = [], None
         for start in range(0, self.horizon, f):
             if start and self.objective.reads_rollout:  # the actions of the frames imagined so far
-                read = self.extractor.extract(np.concatenate([np.stack([requests[b].current for b, _ in rows])[:, None],
-                                                              *frames], axis=1), depth)[0]
+                read = self.extractor.extract(np.concatenate([views[:, None], *frames], axis=1), depth)[0]
             conditions = self.objective.conditions(requests, commanded, k, start, start + f, read)
             latents = self.pipeline(
                 None, current, num_candidates=1, num_frames=f,
