@@ -227,3 +227,16 @@ def test_a_goal_conditioned_model_gets_the_goal_in_each_call_from_where_the_imag
                                  np.radians(env.sim_config.turn_angle))[-1]
         np.testing.assert_allclose(goals[1][row], relative_poses(here, goal[None])[0], atol=1e-6)
     assert agent.episode_figures(0)["plans"] == 1 and agent.episodes[0].queue
+
+
+def test_pose_instruction_chooses_the_mode_of_a_checkpoint_that_has_both(goal_checkpoint):
+    env = _env("posenav")
+    by_trajectory = VideoAgent(env.sim_config, env.task, checkpoint=str(goal_checkpoint),
+                               pose_instruction="trajectory")
+    assert not by_trajectory.objective.goal_conditioned
+    assert VideoAgent(env.sim_config, env.task, checkpoint=str(goal_checkpoint)).objective.goal_conditioned
+    with pytest.raises(ValueError, match="pose_instruction=goal: the checkpoint .* not trained with goal poses"):
+        VideoAgent(env.sim_config, env.task, pose_instruction="goal")  # the shipped model has no goal_dim
+    with pytest.raises(ValueError, match="agent.pose_instruction must be"):
+        VideoAgent(env.sim_config, env.task, pose_instruction="text")
+    env.close()

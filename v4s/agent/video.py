@@ -75,6 +75,10 @@ class VideoAgent:
             replans twice as often at twice the cost.
         context: "real", or "noise" (the ablation).
         extractor: "idm" or "geometric".
+        pose_instruction: PoseNav's instruction to the model: "goal" (the goal pose relative to the current
+            view; the checkpoint must have been trained with it, ``goal_dim``) or "trajectory" (the planner
+            proposes K camera trajectories towards the goal). None: "goal" when the checkpoint takes goal
+            poses, else "trajectory". ObjectNav ignores it.
         context_frames: the model's context length (its training clips hold 8).
         history_frames: how many of those may be the agent's own earlier views.
         seed: seeds the sampling noise, per episode id.
@@ -95,11 +99,14 @@ class VideoAgent:
     def __init__(self, sim_config: SimConfig, task: TaskConfig, num_envs: int = 1, checkpoint: str | None = None,
                  idm: str | None = None, num_candidates: int = 4, num_inference_steps: int = 3,
                  guidance_scale: float = 2.0, replan_every: int = 8, context: str = "real", extractor: str = "idm",
-                 context_frames: int = 8, history_frames: int = 2, seed: int = 0, threads: int = 0):
+                 pose_instruction: str | None = None, context_frames: int = 8, history_frames: int = 2,
+                 seed: int = 0, threads: int = 0):
         from v4s.model.pipeline import ContextGuidedVideoPipeline
 
         if context not in ("real", "noise"):
             raise ValueError(f"agent.context must be 'real' or 'noise', got {context!r}")
+        if pose_instruction not in (None, "goal", "trajectory"):
+            raise ValueError(f"agent.pose_instruction must be 'goal' or 'trajectory' (or null), got {pose_instruction!r}")
         if not 0 <= history_frames < context_frames:
             raise ValueError(f"agent.history_frames must be in [0, context_frames={context_frames}), "
                              f"got {history_frames}")
@@ -115,7 +122,11 @@ class VideoAgent:
         model = load_idm(idm or IDM) if extractor == "idm" else None
         self.extractor = make_extractor(extractor, model, sim_config.hfov, sim_config.forward_step_size,
                                         sim_config.turn_angle)
-        self.objective = objective_for(task, sim_config, goal_conditioned=self.pipeline.goals_supported)
+        if pose_instruction == "goal" and not self.pipeline.goals_supported:
+            raise ValueError(f"agent.pose_instruction=goal: the checkpoint {checkpoint or VIDEO_MODEL} was not trained "
+                             "with goal poses (its transformer has no goal_dim); use pose_instruction=trajectory")
+        goal_mode = self.pipeline.goals_supported if pose_instruction is None else pose_instruction == "goal"
+        self.objective = objective_for(task, sim_config, goal_conditioned=goal_mode)
         self.planner = RecedingHorizonPlanner(self.pipeline, self.extractor, self.objective, num_candidates,
                                               num_inference_steps, guidance_scale, replan_every,
                                               sim_config.turn_angle, seed)
