@@ -216,6 +216,10 @@ def test_the_video_agent_is_fingerprinted_by_its_checkpoints(tmp_path):
     assert set(fingerprint["checkpoints"]) == {"checkpoint", "idm"}
     assert all(len(d) == 64 for d in fingerprint["checkpoints"].values())
     assert "threads" not in fingerprint["settings"] and fingerprint["settings"]["num_candidates"] == 4
+    # a setting added later is left out at the value that does what the agent did before it, and counts otherwise
+    assert "pose_instruction" not in fingerprint["settings"]
+    by_goal = _settings(tmp_path, agent="video", agent_kwargs={"pose_instruction": "goal"}).fingerprint()["agent"]
+    assert by_goal["settings"]["pose_instruction"] == "goal"
     geometric = _settings(tmp_path, agent="video", agent_kwargs={"extractor": "geometric"}).fingerprint()["agent"]
     assert set(geometric["checkpoints"]) == {"checkpoint"}
     with pytest.raises(FileNotFoundError, match=f"agent.checkpoint: no checkpoint at {tmp_path / 'nowhere'}"):

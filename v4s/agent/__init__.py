@@ -48,7 +48,9 @@ def make_agent(name: str, sim_config: SimConfig, task: TaskConfig, num_envs: int
 def agent_fingerprint(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """What of agent ``name`` with settings ``kwargs`` decides its results: every setting (the constructor's
     defaults filled in, so a changed default shows), less those an agent lists as not changing results
-    (``RUN_ONLY_SETTINGS``, e.g. threads), plus the digests of the checkpoints it loads (``checkpoints()``)."""
+    (``RUN_ONLY_SETTINGS``, e.g. threads) and those added later that are at the value which does what the agent
+    did before them (``LATER_SETTINGS``: a run recorded before a setting existed still resumes), plus the digests
+    of the checkpoints it loads (``checkpoints()``)."""
     cls = agent_class(name)
     parameters = inspect.signature(cls.__init__).parameters
     unknown = sorted(set(kwargs) - set(parameters) - set(_FROM_THE_BENCH))
@@ -60,6 +62,9 @@ def agent_fingerprint(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     settings.update(kwargs)
     for key in getattr(cls, "RUN_ONLY_SETTINGS", ()):
         settings.pop(key, None)
+    for key, before in getattr(cls, "LATER_SETTINGS", {}).items():
+        if key in settings and settings[key] == before:
+            del settings[key]
     checkpoints = getattr(cls, "checkpoints", None)
     paths = checkpoints(settings) if checkpoints else {}
     for key, path in paths.items():

@@ -87,6 +87,9 @@ class VideoAgent:
 
     privileged = False
     RUN_ONLY_SETTINGS = ("threads",)  #: settings that do not change results (left out of a run's fingerprint)
+    #: settings added after runs were recorded, with the value that does what the agent did before them (left
+    #: out of a run's fingerprint at that value, so that those runs resume)
+    LATER_SETTINGS = {"pose_instruction": None}
 
     @staticmethod
     def checkpoints(settings: Mapping[str, object]) -> dict[str, str]:
