@@ -13,11 +13,14 @@ from v4s.agent.video import VideoAgent
 from v4s.envs.nav_env import NavEnv
 from v4s.envs.tasks.config import TaskConfig
 from v4s.experiments.gen_data import GenDataConfig, generate
+from v4s.experiments.idm import PairsConfig
+from v4s.experiments.train import TrainConfig
 from v4s.model.boxes import detect_box
 from v4s.model.clips import ClipFileError, load_clips
 from v4s.model.conditioning import relative_poses
 from v4s.planner import PlanRequest
 from v4s.planner.objectives import objective_for
+from v4s.typed_config import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +122,11 @@ def test_a_clip_goal_is_the_goal_the_agent_reads_from_its_sensors_at_that_pose(c
 def test_missing_clips_are_named(tmp_path):
     with pytest.raises(ClipFileError, match="manifest.json is missing"):
         load_clips(tmp_path)
+
+
+@pytest.mark.parametrize("config", [GenDataConfig, TrainConfig, PairsConfig])
+def test_an_unknown_task_is_named(config):
+    with pytest.raises(ConfigError, match=r"tasks must be a non-empty list of objectnav, posenav, got \['pickplace'\]"):
+        config(tasks=("pickplace",))
+    with pytest.raises(ConfigError, match=r"tasks must be a non-empty list"):
+        config(tasks=())

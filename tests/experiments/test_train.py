@@ -153,3 +153,24 @@ def test_goal_conditioning_is_added_to_a_model_trained_without_and_learned_throu
     video = pipe(np.zeros((2, 64, 64, 3), np.uint8), np.zeros((64, 64, 3), np.uint8), goal_pose=[1.0, -2.0, 0.0, 1.0],
                  num_inference_steps=1).videos
     assert video.shape == (1, 8, 64, 64, 3)
+
+
+def test_a_spent_time_budget_stops_the_run_like_its_last_step_and_a_rerun_resumes(clips, tmp_path):
+    """max_minutes ends a run early, evaluated and checkpointed; bf16 autocast trains on a CPU too."""
+    common = {"data": str(clips / "train"), "val_data": None, "batch_size": 2, "threads": 1}
+    run(TrainConfig(stage="vae", out=str(tmp_path / "vae"), steps=1, **common))
+    cfg = TrainConfig(stage="diffusion", vae=str(tmp_path / "vae" / "vae"), init=str(tmp_path / "no-init"),
+                      out=str(tmp_path / "run"), steps=1000, checkpoint_every=500, eval_every=500,
+                      max_minutes=1e-9, precision="bf16", model=TINY, **common)
+    assert cfg.cpu_bf16 or cfg.mixed_precision == "bf16"
+    run(cfg)
+    state = torch.load(tmp_path / "run" / "train_state.pt", weights_only=False)
+    assert state["step"] == 1  # the budget was spent after the first step, far before the 1,000 asked for
+    assert [int(r["step"]) for r in _rows(tmp_path / "run" / "log.csv")] == [1]
+    assert all(v.dtype == torch.float32 for v in state["modules"].values())  # autocast keeps float32 weights
+    run(TrainConfig(**{**cfg.__dict__, "max_minutes": 0.0, "steps": 2}))
+    assert torch.load(tmp_path / "run" / "train_state.pt", weights_only=False)["step"] == 3
+    with pytest.raises(ValueError, match="precision must be 'auto', 'bf16' or 'fp32', got 'fp16'"):
+        TrainConfig(precision="fp16")
+    with pytest.raises(ValueError, match="max_minutes must be at least 0"):
+        TrainConfig(max_minutes=-1)

@@ -46,6 +46,7 @@ from tqdm import tqdm
 
 from v4s.assets import IDM, VIDEO_MODEL
 from v4s.envs.scenes.spec import SPLIT_SEEDS
+from v4s.envs.tasks.config import task_kind
 from v4s.experiments.records import strict_json
 from v4s.fileio import write_text_atomic
 from v4s.model.boxes import box_centered, detect_box
@@ -82,7 +83,7 @@ class EvalConfig:
         require(self.context in ("real", "noise"), "context", "'real' or 'noise'", self.context)
         require(self.pose_instruction in ("trajectory", "goal"), "pose_instruction", "'trajectory' or 'goal'",
                 self.pose_instruction)
-        require(self.pose_instruction == "trajectory" or self.task == "posenav", "pose_instruction",
+        require(self.pose_instruction == "trajectory" or not task_kind(self.task).text_instruction, "pose_instruction",
                 "'trajectory' (the default) for a task with a text instruction", self.pose_instruction)
         require(self.threads >= 0, "threads", "at least 0 (0: torch's default)", self.threads)
         require(self.save_examples >= 0, "save_examples", "at least 0", self.save_examples)

@@ -46,7 +46,7 @@ from v4s.envs.nav_env import NavEnv
 from v4s.envs.scenes.semantic import load_semantic
 from v4s.envs.scenes.spec import SPLIT_SEEDS, resolve_scene
 from v4s.envs.sim.base import quaternion_to_yaw
-from v4s.envs.tasks.config import TaskConfig
+from v4s.envs.tasks.config import TaskConfig, require_tasks, task_kind
 from v4s.envs.tasks.dataset import ensure_dataset
 from v4s.envs.tasks.episodes import PoseGoal
 from v4s.envs.tasks.tour import house_tour, render_poses
@@ -81,8 +81,7 @@ class GenDataConfig:
     def __post_init__(self) -> None:
         self.tasks = tuple(self.tasks)
         require(self.split in SPLIT_SEEDS, "split", f"one of {list(SPLIT_SEEDS)}", self.split)
-        require(len(self.tasks) > 0 and set(self.tasks) <= {"posenav", "objectnav"}, "tasks",
-                "a non-empty list of posenav, objectnav", list(self.tasks))
+        require_tasks(self.tasks)
         for name in ("num_scenes", "episodes_per_scene", "windows_per_episode", "context_frames", "target_frames"):
             require(getattr(self, name) >= 1, name, "at least 1", getattr(self, name))
         require(self.resolution >= 8, "resolution", "at least 8 pixels", self.resolution)
@@ -169,7 +168,7 @@ def scene_clips(env: NavEnv, oracle: OracleAgent, scene_id: str, episodes: list,
             steps = np.minimum(np.arange(s + 1, s + F + 1), n)  # past the end: the view after STOP
             target = frames[steps].copy()
             boxes = np.full((F, 4), -1, dtype=np.int16)
-            if task == "objectnav":
+            if task_kind(task).goal_box:
                 for k, step in enumerate(steps):
                     found = _boxes(route["semantic"][step], goal_ids, cfg.box_min_fraction, scale)
                     for box in found:

@@ -39,7 +39,7 @@ from v4s.assets import IDM, VIDEO_MODEL
 from v4s.envs.scenes.spec import split_scene_ids
 from v4s.envs.sim import make_sim
 from v4s.envs.sim.base import yaw_to_quaternion
-from v4s.envs.tasks.config import task_config
+from v4s.envs.tasks.config import require_tasks, task_config, task_kind
 from v4s.envs.tasks.dataset import task_sim_config
 from v4s.fileio import append_csv_row, atomic_path
 from v4s.model.clips import load_clips
@@ -69,6 +69,10 @@ class PairsConfig:
     num_inference_steps: int = 4  #: the planner's sampling settings
     guidance_scale: float = 2.0
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.tasks = tuple(self.tasks)
+        require_tasks(self.tasks)
 
 
 @dataclass
@@ -146,7 +150,7 @@ def imagined_pairs(cfg: PairsConfig, task_name: str, batch_size: int = 8,
     clips = load_clips(cfg.imagined, (task_name,), limit=cfg.imagined_clips)
     pipe = ContextGuidedVideoPipeline.from_pretrained(cfg.pipeline)
     pipe.set_progress_bar_config(disable=True)
-    is_text = not pipe.poses_supported or task_name == "objectnav"
+    is_text = not pipe.poses_supported or task_kind(task_name).text_instruction
     horizon = min(int(pipe.config.num_frames), clips["actions"].shape[1])  # the model's own horizon
     first, second, labels = [], [], []
     generator = torch.Generator().manual_seed(cfg.seed)

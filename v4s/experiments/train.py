@@ -19,7 +19,7 @@ Every ``checkpoint_every`` steps the EMA pipeline is saved in diffusers' layout 
 ``out/pipeline`` and the whole training state to ``out/train_state.pt``; a rerun resumes
 from there. Without a state, training starts from ``init`` (by default the committed
 checkpoint, so progress accumulates across runs). ``out/log.csv`` gets train and val
-losses, ``out/loss.png`` the curve. CPU float32 by default; bf16 autocast on a GPU.
+losses, ``out/loss.png`` the curve. CPU float32 by default, bf16 autocast on a GPU (``precision``).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
 from v4s.assets import VIDEO_MODEL
+from v4s.envs.tasks.config import require_tasks, task_kind
 from v4s.fileio import append_csv_row, atomic_path
 from v4s.model.clips import flip, load_clips
 from v4s.model.data import LatentClips, encode_clips
@@ -64,6 +65,9 @@ class TrainConfig:
     init: str | None = str(DEFAULT_INIT)
     tasks: tuple[str, ...] = ("posenav", "objectnav")
     steps: int = 2000  #: optimisation steps of this run (the total is kept in the train state; reruns resume)
+    #: a wall-clock budget of this run's training steps, in minutes (0: none); when it is spent the run stops
+    #: as at its last step (evaluated, checkpointed), e.g. before a session's end or for runs at equal CPU time
+    max_minutes: float = 0.0
     batch_size: int = 16
     lr: float = 3e-4
     warmup: int = 200
@@ -81,6 +85,9 @@ class TrainConfig:
     val_clips: int = 64
     seed: int = 0
     threads: int = 0  #: torch CPU threads (0: torch's default)
+    #: "auto": bf16 autocast on a GPU, float32 on a CPU; "bf16" or "fp32" force it (bf16 autocast on a CPU
+    #: pays off only for layers wide enough, benchmarks/train_sizes.py)
+    precision: str = "auto"
     model: dict = field(default_factory=lambda: {"num_layers": 4, "attention_head_dim": 32, "num_attention_heads": 4,
                                                  "ffn_dim": 256, "patch_size": [1, 2, 2],
                                                  "context_patch_size": [1, 4, 4], "text_dim": 64, "freq_dim": 64,
@@ -91,17 +98,29 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.tasks = tuple(self.tasks)
         require(self.stage in ("vae", "diffusion"), "stage", "'vae' or 'diffusion'", self.stage)
-        require(len(self.tasks) > 0 and set(self.tasks) <= {"posenav", "objectnav"}, "tasks",
-                "a non-empty list of posenav, objectnav", list(self.tasks))
+        require_tasks(self.tasks)
         for name in ("steps", "batch_size", "checkpoint_every", "eval_every", "num_frames"):
             require(getattr(self, name) >= 1, name, "at least 1", getattr(self, name))
         for name in ("warmup", "cooldown", "val_clips", "threads"):
             require(getattr(self, name) >= 0, name, "at least 0", getattr(self, name))
         require(self.lr >= 0, "lr", "at least 0", self.lr)
+        require(self.max_minutes >= 0, "max_minutes", "at least 0 (0: no budget)", self.max_minutes)
         for name in ("cooldown_to", "ema_decay", "drop_instruction", "drop_context", "goal_share"):
             require(0 <= getattr(self, name) <= 1, name, "in [0, 1]", getattr(self, name))
         require(self.weight_decay >= 0, "weight_decay", "at least 0", self.weight_decay)
         require(self.resolution >= 8, "resolution", "at least 8 pixels", self.resolution)
+        require(self.precision in ("auto", "bf16", "fp32"), "precision", "'auto', 'bf16' or 'fp32'", self.precision)
+
+    @property
+    def mixed_precision(self) -> str:
+        """accelerate's ``mixed_precision`` (on a GPU; its state is one per process, so a CPU's bf16 is
+        :attr:`cpu_bf16` instead)."""
+        return "bf16" if torch.cuda.is_available() and self.precision != "fp32" else "no"
+
+    @property
+    def cpu_bf16(self) -> bool:
+        """bf16 autocast on the CPU."""
+        return self.precision == "bf16" and not torch.cuda.is_available()
 
 
 def _save_atomic(obj: object, path: Path) -> None:
@@ -208,7 +227,7 @@ def flow_matching_loss(transformer: ContextGuidedWanTransformer, encoder: SmallT
     texts = ["" if d else t for t, d in zip(batch["instruction"], drop_instruction.tolist())]
     context = batch["context"].clone()
     context[drop_context] = torch.randn(context[drop_context].shape, generator=generator)
-    is_pose = torch.tensor([t == "posenav" for t in batch["task"]])
+    is_pose = torch.tensor([not task_kind(t).text_instruction for t in batch["task"]])
     # drawn only for a model with goal conditioning, last: a model without it sees the generator stream it always did
     by_goal = torch.rand(b, generator=generator) < cfg.goal_share if transformer.goal_embedder is not None \
         else torch.zeros(b, dtype=torch.bool)
@@ -333,7 +352,7 @@ def train_diffusion(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> No
 
     while step < end:
         index = torch.randint(0, len(train), (cfg.batch_size,), generator=generator)
-        with accelerator.autocast():
+        with accelerator.autocast(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.cpu_bf16):
             loss = flow_matching_loss(accelerator.unwrap_model(modules)["transformer"],
                                       accelerator.unwrap_model(modules)["encoder"], train.batch(index), cfg,
                                       generator, device)
@@ -349,18 +368,23 @@ def train_diffusion(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> No
         samples += cfg.batch_size
         losses.append(loss.item())
 
-        if step % cfg.eval_every == 0 or step == end:
+        # a spent time budget ends the run like its last step: evaluated and checkpointed, so a rerun resumes
+        last = step == end or (cfg.max_minutes > 0 and time.time() - start >= 60 * cfg.max_minutes)
+        if step % cfg.eval_every == 0 or last:
             val_loss = _val_loss(ema, val, cfg, device) if val is not None else float("nan")
             row = {"step": step, "train_loss": round(float(np.mean(losses)), 5), "val_loss": round(val_loss, 5),
                    "samples": samples, "lr": float(f"{schedule.get_last_lr()[0]:.6g}"), "wall_s": round(time.time() - start, 1)}
             _log(out, row)
             accelerator.print(row)
             losses = []
-        if step % cfg.checkpoint_every == 0 or step == end:
+        if step % cfg.checkpoint_every == 0 or last:
             _save(pipe, ema, out / "pipeline")
             _save_atomic({"modules": accelerator.unwrap_model(modules).state_dict(), "ema": ema.state_dict(),
                           "optimizer": optimizer.state_dict(), "step": step, "samples": samples}, state_path)
             plot_curve(out)
+        if last and step < end:
+            accelerator.print(f"stopped at step {step}: the budget of max_minutes={cfg.max_minutes} is spent")
+            break
 
 
 @torch.no_grad()
@@ -395,7 +419,7 @@ def run(cfg: TrainConfig) -> Path:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    accelerator = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no", cpu=not torch.cuda.is_available())
+    accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not torch.cuda.is_available())
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (train_vae if cfg.stage == "vae" else train_diffusion)(cfg, accelerator, out)  # __post_init__ checked stage

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from v4s.envs.scenes.semantic import OBJECTNAV_CATEGORIES
 from v4s.typed_config import build, require
@@ -50,6 +50,13 @@ class DatasetConfig:
 
 @dataclass
 class TaskConfig:
+    """A task's settings, and what callers ask of a task instead of testing its name."""
+
+    #: the instruction is text ("find the guitar"), not the goal pose relative to the start
+    text_instruction: ClassVar[bool] = False
+    #: the task's goal is an object that training clips mark with a red box
+    goal_box: ClassVar[bool] = False
+
     name: str = ""
     max_episode_steps: int = 500
     success_distance: float = 1.0  #: metres, geodesic
@@ -70,10 +77,7 @@ class TaskConfig:
     def from_mapping(cls, values: Mapping[str, Any]) -> TaskConfig:
         """Build the config of ``values['name']``; an unknown field, a value of the wrong type or out of range
         is an error naming ``task.<field>``."""
-        name = values.get("name")
-        if name not in TASK_CONFIGS:
-            raise ValueError(f"task.name: unknown task {name!r}; valid tasks are {list(TASK_CONFIGS)}")
-        kind = TASK_CONFIGS[name]
+        kind = task_kind(values.get("name"), "task.name")
         base = kind()
         values = dict(values)
         raw_sim, raw_dataset = values.pop("sim", None) or {}, values.pop("dataset", None) or {}
@@ -85,6 +89,9 @@ class TaskConfig:
 
 @dataclass
 class ObjectNavConfig(TaskConfig):
+    text_instruction: ClassVar[bool] = True
+    goal_box: ClassVar[bool] = True
+
     name: str = "objectnav"
     success_distance: float = 1.0  #: to the nearest view point of any instance
     categories: tuple[str, ...] = OBJECTNAV_CATEGORIES
@@ -124,6 +131,19 @@ class PoseNavConfig(TaskConfig):
 
 
 TASK_CONFIGS: dict[str, type[TaskConfig]] = {"objectnav": ObjectNavConfig, "posenav": PoseNavConfig}
+
+
+def task_kind(name: str, field: str = "task") -> type[TaskConfig]:
+    """The config class of task ``name``: what the task is, without building its settings."""
+    if name not in TASK_CONFIGS:
+        raise ValueError(f"{field}: unknown task {name!r}; valid tasks are {list(TASK_CONFIGS)}")
+    return TASK_CONFIGS[name]
+
+
+def require_tasks(tasks: tuple[str, ...], field: str = "tasks") -> None:
+    """``tasks`` is a non-empty list of known task names, or an error naming ``field``."""
+    require(len(tasks) > 0 and set(tasks) <= set(TASK_CONFIGS), field,
+            f"a non-empty list of {', '.join(TASK_CONFIGS)}", list(tasks))
 
 
 def task_config(task: str | TaskConfig | Mapping[str, Any]) -> TaskConfig:
