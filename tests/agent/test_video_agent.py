@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from v4s.actions import FORWARD, LEFT, RIGHT
 from v4s.agent import EpisodeBrief
 from v4s.agent.video import VideoAgent
 from v4s.assets import VIDEO_MODEL
@@ -239,4 +240,34 @@ def test_pose_instruction_chooses_the_mode_of_a_checkpoint_that_has_both(goal_ch
         VideoAgent(env.sim_config, env.task, pose_instruction="goal")  # the shipped model has no goal_dim
     with pytest.raises(ValueError, match="agent.pose_instruction must be"):
         VideoAgent(env.sim_config, env.task, pose_instruction="text")
+    env.close()
+
+
+def test_a_blocked_forward_ends_the_plan_with_a_turn_towards_room_then_a_replan(pipeline_calls):
+    env = _env("objectnav", steps=60)
+    agent = VideoAgent(env.sim_config, env.task, recover_blocked=True, **FAST)
+    obs, info = env.reset(options={"episode_id": env.dataset.episodes[0].episode_id})
+    half_step = 0.5 * env.sim_config.forward_step_size
+    for _ in range(200):  # walk the env (not the agent) up to a wall: a forward that does not move
+        before = obs["gps"].copy()
+        obs, *_ = env.step(FORWARD)
+        if np.hypot(*(obs["gps"] - before)) < half_step:
+            break
+    agent.reset(0, EpisodeBrief.from_info(info, "objectnav"))
+    events, done, steps, blocked = 0, False, 0, False
+    while not done and events < 2:
+        calls = len(pipeline_calls)
+        action = int(agent.act(_batch([obs]), np.array([True]))[0])
+        if blocked:  # the step after a blocked forward: one turn, towards the side the depth sees further
+            events += 1
+            assert agent.episodes[0].figures["blocked_forwards"] == events
+            half = obs["depth"].shape[1] // 2
+            roomier = LEFT if np.median(obs["depth"][:, :half]) > np.median(obs["depth"][:, -half:]) else RIGHT
+            assert action == roomier  # not the plan's next forward into the same wall
+            assert len(pipeline_calls) == calls and not agent.episodes[0].queue  # and the next step replans
+        before = obs["gps"].copy()
+        obs, _, terminated, truncated, _ = env.step(action)
+        done, steps = terminated or truncated, steps + 1
+        blocked = action == FORWARD and np.hypot(*(obs["gps"] - before)) < half_step
+    assert events >= 1, f"no blocked forward in {steps} steps from a wall"
     env.close()

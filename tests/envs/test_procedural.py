@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from v4s.envs.scenes import procedural as P
+from v4s.envs.scenes import procedural
 from v4s.envs.scenes.procedural.layout import _connected
 from v4s.envs.scenes.semantic import OBJECTNAV_CATEGORIES, load_semantic
 from v4s.envs.scenes.spec import house_id
@@ -22,14 +22,14 @@ SEEDS = list(range(20))
 
 
 @pytest.fixture(scope="module")
-def houses() -> dict[int, P.GeneratedHouse]:
-    return {s: P.generate_house(s) for s in SEEDS}
+def houses() -> dict[int, procedural.GeneratedHouse]:
+    return {s: procedural.generate_house(s) for s in SEEDS}
 
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory) -> dict[int, tuple[Path, Path]]:
     out = tmp_path_factory.mktemp("houses")
-    return {s: P.write_house(s, out / "nested" / "dir") for s in (3, 11, 100_007)}
+    return {s: procedural.write_house(s, out / "nested" / "dir") for s in (3, 11, 100_007)}
 
 
 def _glb_json(path: Path) -> dict:
@@ -44,7 +44,7 @@ def _glb_json(path: Path) -> dict:
 
 
 def test_same_seed_same_bytes(tmp_path, written):
-    glb, sem = P.write_house(3, tmp_path)
+    glb, sem = procedural.write_house(3, tmp_path)
     glb0, sem0 = written[3]
     assert glb.read_bytes() == glb0.read_bytes()
     assert sem.read_text() == sem0.read_text()
@@ -83,7 +83,7 @@ def test_write_house_paths_and_metadata(written):
 
 
 def test_custom_scene_id(tmp_path):
-    glb, sem = P.write_house(5, tmp_path, scene_id="my-house")
+    glb, sem = procedural.write_house(5, tmp_path, scene_id="my-house")
     assert glb == tmp_path / "my-house.glb" and sem == tmp_path / "my-house.semantic.json"
     assert load_semantic(sem).scene_id == "my-house"
 
@@ -98,7 +98,7 @@ def test_rooms_and_categories(houses):
         assert 2 <= len(m.rooms) <= 6
         counts.add(len(m.rooms))
         types = [r.type for r in m.rooms]
-        assert all(t in P.ROOM_TYPES for t in types)
+        assert all(t in procedural.ROOM_TYPES for t in types)
         assert "living_room" in types
         cats = {o.category for o in m.objects} & set(OBJECTNAV_CATEGORIES)
         assert len(cats) >= 3, (seed, cats)
@@ -107,7 +107,7 @@ def test_rooms_and_categories(houses):
             assert o.node == f"object_{o.id:04d}_{o.category}"
             assert 0 <= o.room < len(m.rooms)
         tris = sum(len(g.faces) for g in h.scene.geometry.values())
-        assert tris <= P.MAX_TRIANGLES, (seed, tris)
+        assert tris <= procedural.MAX_TRIANGLES, (seed, tris)
     assert len(counts) >= 3  # the seeds cover several house sizes
 
 
@@ -118,7 +118,7 @@ def test_rooms_span_floor_to_ceiling(houses):
         for r in h.metadata.rooms:
             (x0, y0, z0), (x1, _, z1) = r.aabb
             assert y0 == 0.0
-            assert x1 - x0 >= P.MIN_ROOM - P.WALL_T - 1e-6 and z1 - z0 >= P.MIN_ROOM - P.WALL_T - 1e-6
+            assert x1 - x0 >= procedural.MIN_ROOM - procedural.WALL_T - 1e-6 and z1 - z0 >= procedural.MIN_ROOM - procedural.WALL_T - 1e-6
 
 
 def test_objects_placement_rules(houses):
@@ -141,7 +141,7 @@ def test_objects_placement_rules(houses):
                 assert abs(y0) < 1e-4, (seed, o)
             if o.category == "rug":
                 assert y1 - y0 < 0.01
-            local = P.Rect(x0 - ox, z0 - oz, x1 - ox, z1 - oz)
+            local = procedural.Rect(x0 - ox, z0 - oz, x1 - ox, z1 - oz)
             assert not any(local.overlaps(z, eps=1e-4) for z in zones), (seed, o)
             if y0 < 1e-4:
                 flat.append((o, local))
@@ -153,7 +153,7 @@ def test_objects_placement_rules(houses):
 def test_navigability(houses):
     for seed, h in houses.items():
         for radius in (0.18, 0.2):
-            nav = P.navigability(h.layout, h.metadata.objects, radius=radius)
+            nav = procedural.navigability(h.layout, h.metadata.objects, radius=radius)
             assert nav["components"] == 1, (seed, radius, nav)
             assert nav["doors_free"] and nav["rooms_free"] and nav["goals_near"], (seed, radius, nav)
 
@@ -165,7 +165,7 @@ def test_doors_form_a_connected_plan(houses):
         assert len(lay.doors) >= n - 1
         assert _connected(n, [d.rooms for d in lay.doors])
         for d in lay.doors:
-            assert 0.9 - 1e-9 <= (d.hi - d.lo) * P.UNIT <= 1.1 + 1e-9
+            assert 0.9 - 1e-9 <= (d.hi - d.lo) * procedural.UNIT <= 1.1 + 1e-9
 
 
 # ----------------------------------------------------------------------------- GLB round trip

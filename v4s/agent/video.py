@@ -15,6 +15,12 @@ Gaussian noise: the ablation that shows what the scene's video is worth.
 
 The task's objective comes from :func:`~v4s.planner.objective_for`, told whether the checkpoint
 takes a goal pose (PoseNav's goal mode) or follows trajectories.
+
+Blocked steps (``recover_blocked``): the actions of a plan run open loop, so a forward step into a
+wall is followed by the rest of the plan's forwards into the same wall. With the setting on, a
+forward step that odometry (gps) shows moved the agent less than half a step ends the plan: the agent
+turns towards the half of its depth image that sees further, then replans. A robot's wheel odometry
+gives the same signal; nothing privileged is read.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from v4s.actions import FORWARD, LEFT, RIGHT
 from v4s.agent.base import EpisodeBrief
 from v4s.assets import IDM, VIDEO_MODEL
 from v4s.envs.sim.base import SimConfig
@@ -56,8 +63,11 @@ class _Episode:
     video: np.ndarray | None = None  #: the chosen imagined video of the current plan
     since_plan: int = 0
     steps: int = 0
+    last_action: int | None = None
+    last_gps: np.ndarray | None = None  #: odometry where the last action started
     figures: dict[str, float] = field(default_factory=lambda: {"plans": 0, "plan_seconds_total": 0.0,
-                                                               "fallbacks": 0, "dropped_candidates": 0})
+                                                               "fallbacks": 0, "dropped_candidates": 0,
+                                                               "blocked_forwards": 0})
 
 
 class VideoAgent:
@@ -81,6 +91,8 @@ class VideoAgent:
             poses, else "trajectory". ObjectNav ignores it.
         context_frames: the model's context length (its training clips hold 8).
         history_frames: how many of those may be the agent's own earlier views.
+        recover_blocked: a forward step that did not move the agent (by gps) ends the plan with a turn
+            towards the side its depth sees further, and a replan (see the module's docstring).
         seed: seeds the sampling noise, per episode id.
         threads: torch CPU threads (0: torch's default).
     """
@@ -89,7 +101,7 @@ class VideoAgent:
     RUN_ONLY_SETTINGS = ("threads",)  #: settings that do not change results (left out of a run's fingerprint)
     #: settings added after runs were recorded, with the value that does what the agent did before them (left
     #: out of a run's fingerprint at that value, so that those runs resume)
-    LATER_SETTINGS = {"pose_instruction": None}
+    LATER_SETTINGS = {"pose_instruction": None, "recover_blocked": False}
 
     @staticmethod
     def checkpoints(settings: Mapping[str, object]) -> dict[str, str]:
@@ -103,7 +115,7 @@ class VideoAgent:
                  idm: str | None = None, num_candidates: int = 4, num_inference_steps: int = 3,
                  guidance_scale: float = 2.0, replan_every: int = 8, context: str = "real", extractor: str = "idm",
                  pose_instruction: str | None = None, context_frames: int = 8, history_frames: int = 2,
-                 seed: int = 0, threads: int = 0):
+                 recover_blocked: bool = False, seed: int = 0, threads: int = 0):
         from v4s.model.pipeline import ContextGuidedVideoPipeline
 
         if context not in ("real", "noise"):
@@ -137,6 +149,8 @@ class VideoAgent:
         self.context = context
         self.context_frames = context_frames
         self.history_frames = history_frames
+        self.recover_blocked = recover_blocked
+        self.forward_step = sim_config.forward_step_size
         self.seed = seed
         self.episodes: list[_Episode | None] = [None] * num_envs
 
@@ -213,6 +227,8 @@ class VideoAgent:
         progress is cut short where the task's odometry STOP rule holds (PoseNav: within the success distance)."""
         actions = np.zeros(self.num_envs, dtype=np.int64)
         active = np.asarray(active, bool)
+        if self.recover_blocked:
+            self._recover(observations, active)
         for i in np.flatnonzero(active):  # the task's STOP by odometry, at every step, not only when planning
             episode = self.episodes[i]
             if episode.queue:
@@ -244,7 +260,37 @@ class VideoAgent:
             actions[i] = episode.queue.pop(0)
             episode.steps += 1
             episode.since_plan += 1
+            episode.last_action = int(actions[i])
+            episode.last_gps = np.array(observations["gps"][i], np.float64) if "gps" in observations else None
         return actions
+
+    def _recover(self, observations: Mapping[str, np.ndarray], active: np.ndarray) -> None:
+        """A forward step that moved the agent less than half a step (by gps) replaces the plan's remaining
+        actions by one turn, towards the half of the depth image that sees further; the next step replans."""
+        if "gps" not in observations:
+            return
+        for i in np.flatnonzero(active):
+            episode = self.episodes[i]
+            if episode.last_action != FORWARD or episode.last_gps is None:
+                continue
+            moved = float(np.hypot(*(np.asarray(observations["gps"][i], np.float64) - episode.last_gps)))
+            if moved >= 0.5 * self.forward_step:
+                continue
+            depth = observations["depth"][i] if "depth" in observations else None
+            episode.queue = [self._roomier_side(depth, episode)]
+            episode.figures["blocked_forwards"] += 1
+
+    @staticmethod
+    def _roomier_side(depth: np.ndarray | None, episode: _Episode) -> int:
+        """LEFT or RIGHT: the side whose half of the depth image has the larger median depth (a coin of the
+        episode's generator without depth, or on a tie)."""
+        if depth is not None:
+            depth = np.asarray(depth, np.float64).reshape(depth.shape[0], depth.shape[1])
+            half = depth.shape[1] // 2
+            left, right = float(np.median(depth[:, :half])), float(np.median(depth[:, -half:]))
+            if left != right:
+                return LEFT if left > right else RIGHT
+        return LEFT if bool(torch.rand((), generator=episode.generator) < 0.5) else RIGHT
 
 
 __all__ = ["VideoAgent"]

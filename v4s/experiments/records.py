@@ -77,8 +77,8 @@ def strict_json(value: Any, **kwargs: Any) -> str:
 
 def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Mean of every metric over the records, and how many there are; the planner's figures
-    (``plan_seconds`` per planner call, ``plans_per_episode``, ``fallbacks`` in all) for agents that
-    plan, ``episode_seconds`` per episode for all."""
+    (``plan_seconds`` per planner call, ``plans_per_episode``, ``fallbacks`` and ``blocked_forwards``
+    in all) for agents that plan, ``episode_seconds`` per episode for all."""
     records = list(records)
     out: dict[str, Any] = {"num_episodes": len(records)}
     for key in METRICS:
@@ -91,6 +91,7 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     out["plan_seconds"] = round(sum(float(r["plan_seconds_total"]) for r in planned) / plans, 4) if plans else None
     out["plans_per_episode"] = round(plans / len(planned), 3) if planned else None
     out["fallbacks"] = sum(int(r.get("fallbacks", 0)) for r in planned) if planned else None
+    out["blocked_forwards"] = sum(int(r.get("blocked_forwards", 0)) for r in planned) if planned else None
     return out
 
 
