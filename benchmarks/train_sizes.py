@@ -2,7 +2,8 @@
 
 Every configuration trains a fresh transformer (``v4s-small``'s frozen VAE and text-encoder width, goal
 conditioning, horizon 2: the long run's setup) on the same latent clips, with the long run's settings
-(batch 16, lr 5e-4), for the same wall-clock budget (``--minutes``, ``v4s-train max_minutes``) at
+(batch 16, lr 5e-4; an EMA of decay 0.99, short enough for the val loss to follow the weights within
+a short run), for the same wall-clock budget (``--minutes``, ``v4s-train max_minutes``) at
 ``--threads`` threads, and is scored every ``--eval-every`` steps on the same 64 val clips. So the
 figures compare what a CPU-hour buys: ``val_loss`` at the budget's end, ``seconds_per_step``, and
 ``val_loss_at_common_wall``, each run's val loss interpolated at the shortest run's wall time. The
@@ -103,7 +104,7 @@ def main() -> None:
         if not done:
             spent = _curve(run_dir)[-1][0] if (run_dir / "log.csv").exists() else 0.0
             run(TrainConfig(stage="diffusion", init=str(init), out=str(run_dir), num_frames=2, steps=100_000,
-                            batch_size=16, lr=5e-4, checkpoint_every=args.eval_every, eval_every=args.eval_every,
+                            batch_size=16, lr=5e-4, ema_decay=0.99, checkpoint_every=args.eval_every, eval_every=args.eval_every,
                             val_clips=64, threads=args.threads, precision=precision,
                             max_minutes=max(args.minutes - spent / 60, 1e-3),
                             model={**BASE, "num_layers": layers, "num_attention_heads": heads, "ffn_dim": ffn}))
