@@ -100,9 +100,8 @@ def main() -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
         _share_latents(Path(args.latents), run_dir)
         init = _fresh_init(run_dir, heads, layers, ffn)
-        done = (run_dir / "log.csv").exists() and _curve(run_dir)[-1][0] >= 60 * args.minutes
-        if not done:
-            spent = _curve(run_dir)[-1][0] if (run_dir / "log.csv").exists() else 0.0
+        spent = _curve(run_dir)[-1][0] if (run_dir / "log.csv").exists() else 0.0  # wall s of earlier runs
+        if spent < 60 * args.minutes:
             run(TrainConfig(stage="diffusion", init=str(init), out=str(run_dir), num_frames=2, steps=100_000,
                             batch_size=16, lr=5e-4, ema_decay=0.99, checkpoint_every=args.eval_every, eval_every=args.eval_every,
                             val_clips=64, threads=args.threads, precision=precision,
