@@ -56,6 +56,8 @@ class TaskConfig:
     text_instruction: ClassVar[bool] = False
     #: the task's goal is an object that training clips mark with a red box
     goal_box: ClassVar[bool] = False
+    #: the task needs the semantic sensor whatever ``semantic`` says (ObjectNav: view points, centring)
+    needs_semantic: ClassVar[bool] = False
 
     name: str = ""
     max_episode_steps: int = 500
@@ -91,6 +93,7 @@ class TaskConfig:
 class ObjectNavConfig(TaskConfig):
     text_instruction: ClassVar[bool] = True
     goal_box: ClassVar[bool] = True
+    needs_semantic: ClassVar[bool] = True
 
     name: str = "objectnav"
     success_distance: float = 1.0  #: to the nearest view point of any instance

@@ -145,11 +145,11 @@ def _scene_episodes(sim: Simulator, scene_id: str, config: TaskConfig, index: in
 def task_sim_config(config: TaskConfig, overrides: dict | None = None) -> SimConfig:
     """The simulator settings of a task: SimConfig defaults, then the task's, then ``overrides``.
 
-    ObjectNav always renders the semantic sensor (view points, centring)."""
+    A task that ``needs_semantic`` (ObjectNav: view points, centring) always renders the semantic sensor."""
     values = {**config.sim, **{k: v for k, v in (overrides or {}).items() if v is not None}}
     values.pop("backend", None)
     sim = SimConfig.from_mapping(values)
-    if (config.name == "objectnav" or config.semantic) and "semantic" not in sim.sensors:
+    if (config.needs_semantic or config.semantic) and "semantic" not in sim.sensors:
         sim.sensors = (*sim.sensors, "semantic")
     return sim
 
