@@ -10,6 +10,11 @@ per task, with seconds per step and wall time (both measured in this run). A ``-
 has goal-pose conditioning (half of the PoseNav clips trained on the goal, half on the trajectory)
 and adds ``posenav_goal_next_frame_psnr``: the next frame imagined from the goal pose alone.
 
+An ``s<k>`` configuration spaces its target frames ``k`` actions apart (the clips' targets k, 2k, ...;
+their trajectories likewise), so that ``num_frames`` frames cover ``k * num_frames`` actions: the
+horizon choice of the model issue. Its ``next_frame_psnr`` is then the first imagined frame against
+the true frame k actions ahead, and ``next_frame_psnr_copy_last`` the current frame against that one.
+
 Usage: python benchmarks/overfit.py --data data/clips/train [--steps 400] [--configs f1,f2,f8,f2-w256,f2-bf16]
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import time
 from contextlib import nullcontext
@@ -28,7 +34,7 @@ from diffusers import FlowMatchEulerDiscreteScheduler
 from v4s.assets import VIDEO_MODEL
 from v4s.experiments.train import TrainConfig, flow_matching_loss
 from v4s.model.clips import load_clips
-from v4s.model.data import encode_clips
+from v4s.model.data import LatentClips, encode_clips
 from v4s.model.metrics import psnr
 from v4s.model.pipeline import ContextGuidedVideoPipeline
 from v4s.model.text import SmallTextEncoder
@@ -47,11 +53,26 @@ CONFIGS = {
     "f1-goal": {"num_frames": 1, "goal_dim": 4},
     "f2-goal": {"num_frames": 2, "goal_dim": 4},
     "f2-goal-w256-bf16": {"num_frames": 2, "goal_dim": 4, "attention_head_dim": 64, "ffn_dim": 512, "bf16": True},
+    "s2-f2": {"num_frames": 2, "stride": 2},
+    "s4-f2": {"num_frames": 2, "stride": 4},
+    "s8-f1": {"num_frames": 1, "stride": 8},
 }
 
 
-def run(name: str, settings: dict, clips: dict, latents, vae, steps: int) -> dict:
+def strided(clips: dict, latents: LatentClips, stride: int) -> tuple[dict, LatentClips]:
+    """``clips`` and ``latents`` with only every ``stride``-th target frame (the stride-th first)."""
+    if stride == 1:
+        return clips, latents
+    keep = np.arange(stride - 1, clips["target"].shape[1], stride)
+    if not len(keep):
+        raise SystemExit(f"stride {stride}: the clips hold only {clips['target'].shape[1]} target frames")
+    clips = {**clips, "target": clips["target"][:, keep], "relative": clips["relative"][:, keep]}
+    return clips, dataclasses.replace(latents, target=latents.target[:, :, keep], pose=latents.pose[:, keep])
+
+
+def run(name: str, settings: dict, clips: dict, latents: LatentClips, vae, steps: int) -> dict:
     torch.manual_seed(0)
+    clips, latents = strided(clips, latents, settings.get("stride", 1))
     model = {**BASE, **{k: v for k, v in settings.items() if k in BASE}}
     frames = settings["num_frames"]
     transformer = ContextGuidedWanTransformer(in_channels=4, out_channels=4, patch_size=(1, 2, 2),
