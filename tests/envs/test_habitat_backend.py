@@ -23,6 +23,7 @@ import pytest
 import trimesh
 from conftest import HOUSE_ID
 
+from v4s.envs.scenes.hm3d import read_descriptor
 from v4s.envs.scenes.semantic import SceneMetadata, SceneObject
 from v4s.envs.scenes.spec import SceneSpec, resolve_scene
 from v4s.envs.sim import (
@@ -163,7 +164,7 @@ def test_linear_to_srgb_follows_the_srgb_curve():
 
 
 # ---------------------------------------------------------------- the HM3D descriptor
-def test_descriptor_round_trips_ids_categories_and_rooms():
+def test_descriptor_round_trips_ids_categories_and_rooms(tmp_path):
     objects = [SceneObject(id=12, category="tv_monitor", aabb=((0, 0, 0), (1, 1, 1)), room=2),
                SceneObject(id=3, category='odd, "quoted" name', aabb=((0, 0, 0), (1, 1, 1)), room=-1)]
     text = hab.hm3d_descriptor(objects)
@@ -171,7 +172,8 @@ def test_descriptor_round_trips_ids_categories_and_rooms():
     assert lines[0] == "HM3D Semantic Annotations"
     assert lines[1] == f"3,{hab.semantic_color(3):06X},\"odd 'quoted' name\",-1"  # no commas or quotes inside
     assert lines[2].startswith("12,") and lines[2].endswith(',"tv_monitor",2')
-    parsed = hab.parse_hm3d_descriptor(text)
+    (tmp_path / "x.semantic.txt").write_text(text)
+    parsed = read_descriptor(tmp_path / "x.semantic.txt")  # the reader of HM3D scenes reads it back
     assert parsed == {3: (hab.semantic_color(3), "odd 'quoted' name", -1),
                       12: (hab.semantic_color(12), "tv_monitor", 2)}
     with pytest.raises(ValueError, match="ids start at 1"):
@@ -193,7 +195,7 @@ def test_export_writes_semantic_mesh_descriptor_and_stage(tmp_path):
     assert config["semantic_up"] == [0.0, 1.0, 0.0] and config["semantic_front"] == [0.0, 0.0, -1.0]
     assert config["scale"] == [1.0, 1.0, 1.0] and config["origin"] == [0.0, 0.0, 0.0]
 
-    descriptor = hab.parse_hm3d_descriptor((tmp_path / "tiny.semantic.txt").read_text())
+    descriptor = read_descriptor(tmp_path / "tiny.semantic.txt")
     assert descriptor == {3: (hab.semantic_color(3), "chair", 0), 12: (hab.semantic_color(12), "bed", 1),
                           40000: (hab.semantic_color(40000), "plant", -1)}
 
@@ -328,7 +330,7 @@ def test_generated_house_exports(tmp_path):
     spec = resolve_scene(glb)
     hab.export_habitat_semantics(spec)
     mesh = hab.read_semantic_glb(spec.glb.with_name(f"{spec.scene_id}.semantic.glb"))
-    descriptor = hab.parse_hm3d_descriptor(spec.glb.with_name(f"{spec.scene_id}.semantic.txt").read_text())
+    descriptor = read_descriptor(spec.glb.with_name(f"{spec.scene_id}.semantic.txt"))
     json_ids = {o["id"] for o in json.loads(semantic.read_text())["objects"]}
     assert set(descriptor) == json_ids
     assert set(np.unique(mesh["object_ids"]).tolist()) == json_ids | {0}

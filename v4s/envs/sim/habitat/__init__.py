@@ -12,7 +12,6 @@ from v4s.envs.sim.habitat.export import (
     export_habitat_semantics,
     hm3d_descriptor,
     linear_to_srgb8,
-    parse_hm3d_descriptor,
     read_semantic_glb,
     semantic_color,
     write_semantic_glb,
@@ -35,5 +34,5 @@ from v4s.envs.sim.habitat.simulator import (
 __all__ = ["CONDA_INSTALL", "EXPORT_VERSION", "HM3D_SSD_HEADER", "MAX_SEMANTIC_ID", "NAVMESH_CELL_HEIGHT",
            "HabitatPathFinder", "HabitatSceneFiles", "HabitatSim", "HabitatVersion", "convert_observations",
            "egl_cuda_devices", "export_habitat_semantics", "habitat_gpu_device", "hm3d_descriptor",
-           "linear_to_srgb8", "navmesh_file", "parse_hm3d_descriptor", "read_semantic_glb", "scene_pathfinder",
+           "linear_to_srgb8", "navmesh_file", "read_semantic_glb", "scene_pathfinder",
            "semantic_color", "semantic_scene_objects", "write_semantic_glb", "write_stage_config"]

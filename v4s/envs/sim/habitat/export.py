@@ -98,21 +98,6 @@ def hm3d_descriptor(objects: Iterable[SceneObject]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def parse_hm3d_descriptor(text: str) -> dict[int, tuple[int, str, int]]:
-    """``{id: (0xRRGGBB colour, category, region)}`` of an HM3D descriptor, parsed like buildHM3DHouse."""
-    lines = text.splitlines()
-    if not lines or HM3D_SSD_HEADER not in lines[0]:
-        raise ValueError(f"not an HM3D semantic descriptor: first line is {lines[:1]!r}, expected {HM3D_SSD_HEADER!r}")
-    out: dict[int, tuple[int, str, int]] = {}
-    for line in lines[1:]:
-        if not line.strip():
-            continue
-        tokens = [t for t in line.split('"') if t]
-        head = [t for t in tokens[0].split(",") if t]
-        out[int(head[0].strip())] = (int(head[1].strip(), 16), tokens[1], int(tokens[-1].strip(" ,")))
-    return out
-
-
 def write_semantic_glb(path: Path, positions: np.ndarray, faces: np.ndarray, object_ids: np.ndarray) -> None:
     """A one-node, one-primitive GLB: POSITION, COLOR_0 (float RGB of each vertex's id colour),
     ``_OBJECT_ID`` (UNSIGNED_SHORT, 4-byte stride) and UNSIGNED_INT triangle indices."""
@@ -364,5 +349,5 @@ def export_habitat_semantics(spec: SceneSpec | str | os.PathLike[str]) -> Path:
 
 
 __all__ = ["EXPORT_VERSION", "HM3D_SSD_HEADER", "HabitatSceneFiles", "MAX_SEMANTIC_ID", "export_habitat_semantics",
-           "hm3d_descriptor", "linear_to_srgb8", "parse_hm3d_descriptor", "read_semantic_glb", "semantic_color",
+           "hm3d_descriptor", "linear_to_srgb8", "read_semantic_glb", "semantic_color",
            "write_semantic_glb", "write_stage_config"]
