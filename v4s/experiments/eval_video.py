@@ -34,12 +34,13 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import hydra
 import numpy as np
 import torch
+from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 from tqdm import tqdm
@@ -224,6 +225,11 @@ def _example(context: np.ndarray, current: np.ndarray, video: np.ndarray, target
         return np.concatenate(frames, 1)
 
     return np.concatenate([row(list(context)), row([current, *video]), row([current, *target])], 0)
+
+
+#: the app's defaults: EvalConfig's, less ``task``, which the conf/task group fills with the task's node
+ConfigStore.instance().store(name="eval_video_schema",
+                             node={f.name: f.default for f in fields(EvalConfig) if f.name != "task"})
 
 
 @hydra.main(version_base=None, config_path="conf", config_name="eval_video")
