@@ -107,6 +107,22 @@ def test_two_envs_share_one_pipeline_call_per_replanning_step(pipeline_calls):
     assert clean_env["dropped_candidates"] == 0
 
 
+def test_a_uniform_schedule_evaluates_the_model_once_per_noise_level(pipeline_calls):
+    env = _env("posenav")
+    agent = VideoAgent(env.sim_config, env.task, **{**FAST, "num_inference_steps": 2}, schedule="uniform")
+    evaluations = []
+    hook = agent.pipeline.transformer.register_forward_hook(lambda module, args, out: evaluations.append(1))
+    obs, info = env.reset(options={"episode_id": env.dataset.episodes[0].episode_id})
+    agent.reset(0, EpisodeBrief.from_info(info, "posenav"))
+    try:
+        agent.act(_batch([obs]), np.array([True]))
+    finally:
+        hook.remove()
+        env.close()
+    assert len(pipeline_calls) >= 1 and len(evaluations) == 2 * len(pipeline_calls)
+    np.testing.assert_allclose(agent.pipeline.scheduler.sigmas.numpy(), [1.0, 0.5, 0.0])
+
+
 def test_bad_settings_are_named(tmp_path):
     env = _env("posenav")
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "nowhere")):
@@ -117,6 +133,8 @@ def test_bad_settings_are_named(tmp_path):
         VideoAgent(env.sim_config, env.task, context="zeros")
     with pytest.raises(ValueError, match="agent.extractor: unknown extractor 'flow'"):
         VideoAgent(env.sim_config, env.task, extractor="flow")
+    with pytest.raises(ValueError, match="agent.schedule must be 'scheduler' or 'uniform', got 'karras'"):
+        VideoAgent(env.sim_config, env.task, schedule="karras")
 
 
 def test_a_sensor_of_another_size_is_resized_and_said_once():

@@ -10,7 +10,7 @@ import pytest
 import torch
 from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanTransformer3DModel
 
-from v4s.model.pipeline import ContextGuidedVideoPipeline
+from v4s.model.pipeline import ContextGuidedVideoPipeline, uniform_sigmas
 from v4s.model.text import SmallTextEncoder
 from v4s.model.transformer import CONTEXT, CURRENT, TARGET, ContextGuidedWanTransformer
 from v4s.model.vae import IdentityVAE, small_autoencoder
@@ -193,6 +193,34 @@ def test_a_wan_layout_checkpoint_loads_and_samples(tmp_path):
     guided = ContextGuidedWanTransformer.from_wan(tmp_path / "wan" / "transformer")
     assert torch.equal(guided.blocks[0].attn1.to_q.weight, transformer.blocks[0].attn1.to_q.weight)
     assert float(guided.pose_embedder[2].weight.detach().abs().sum()) == 0.0
+
+
+def test_sigmas_replace_the_schedulers_steps(pipe):
+    """Given noise levels, the pipeline runs one transformer evaluation per level; uniform 2 lands where the
+    scheduler's 3 do, whose last step moves the sample by a thousandth only."""
+    evaluations = []
+    hook = pipe.transformer.register_forward_hook(lambda module, args, out: evaluations.append(1))
+    kwargs = dict(num_candidates=2, output_type="latent")
+    try:
+        scheduled = pipe(frames(4), frames(1)[0], POSES, num_inference_steps=3,
+                         generator=[torch.Generator().manual_seed(k) for k in (5, 6)], **kwargs).videos
+        assert len(evaluations) == 3  # CFG's two branches run as one batch
+        np.testing.assert_allclose(pipe.scheduler.sigmas.numpy(), [1.0, 0.5005, 0.001, 0.0], atol=1e-6)
+        evaluations.clear()
+        uniform = pipe(frames(4), frames(1)[0], POSES, sigmas=uniform_sigmas(2),
+                       generator=[torch.Generator().manual_seed(k) for k in (5, 6)], **kwargs).videos
+        assert len(evaluations) == 2
+        np.testing.assert_allclose(pipe.scheduler.sigmas.numpy(), [1.0, 0.5, 0.0])
+    finally:
+        hook.remove()
+    assert uniform.shape == scheduled.shape
+    scale = float(scheduled.abs().max())
+    assert float((uniform - scheduled).abs().max()) < 0.02 * scale
+    assert uniform_sigmas(4) == [1.0, 0.75, 0.5, 0.25]
+    with pytest.raises(ValueError, match=r"sigmas must be decreasing noise levels in \(0, 1\], got \[0.5, 1.0\]"):
+        pipe(frames(4), frames(1)[0], POSES, sigmas=[0.5, 1.0])
+    with pytest.raises(ValueError, match="num_inference_steps must be at least 1, got 0"):
+        uniform_sigmas(0)
 
 
 def test_bad_input_is_named(pipe, tmp_path):

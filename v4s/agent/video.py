@@ -83,6 +83,10 @@ class VideoAgent:
             defaults (4 candidates, 3 steps, whose scheduler's last is a tiny one, g = 2, 8 actions per plan)
             keep an ObjectNav episode of 500 steps near a minute on a 2-core CPU; ``replan_every=4``
             replans twice as often at twice the cost.
+        schedule: the noise levels of the sampling steps: "scheduler" (the scheduler's own, whose last step
+            is a thousandth of one) or "uniform" (Euler steps of equal size): ``num_inference_steps=2
+            schedule=uniform`` imagines what the default 3 scheduler steps do, at two thirds of the model's
+            cost (``benchmarks/schedule.py``).
         context: "real", or "noise" (the ablation).
         extractor: "idm" or "geometric".
         pose_instruction: PoseNav's instruction to the model: "goal" (the goal pose relative to the current
@@ -101,7 +105,7 @@ class VideoAgent:
     RUN_ONLY_SETTINGS = ("threads",)  #: settings that do not change results (left out of a run's fingerprint)
     #: settings added after runs were recorded, with the value that does what the agent did before them (left
     #: out of a run's fingerprint at that value, so that those runs resume)
-    LATER_SETTINGS = {"pose_instruction": None, "recover_blocked": False}
+    LATER_SETTINGS = {"pose_instruction": None, "recover_blocked": False, "schedule": "scheduler"}
 
     @staticmethod
     def checkpoints(settings: Mapping[str, object]) -> dict[str, str]:
@@ -115,7 +119,7 @@ class VideoAgent:
                  idm: str | None = None, num_candidates: int = 4, num_inference_steps: int = 3,
                  guidance_scale: float = 2.0, replan_every: int = 8, context: str = "real", extractor: str = "idm",
                  pose_instruction: str | None = None, context_frames: int = 8, history_frames: int = 2,
-                 recover_blocked: bool = False, seed: int = 0, threads: int = 0):
+                 recover_blocked: bool = False, schedule: str = "scheduler", seed: int = 0, threads: int = 0):
         from v4s.model.pipeline import ContextGuidedVideoPipeline
 
         if context not in ("real", "noise"):
@@ -144,7 +148,7 @@ class VideoAgent:
         self.objective = objective_for(task, sim_config, goal_conditioned=goal_mode)
         self.planner = RecedingHorizonPlanner(self.pipeline, self.extractor, self.objective, num_candidates,
                                               num_inference_steps, guidance_scale, replan_every,
-                                              sim_config.turn_angle, seed)
+                                              sim_config.turn_angle, seed, schedule)
         self.num_envs = num_envs
         self.context = context
         self.context_frames = context_frames

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from v4s.actions import FORWARD, LEFT, NO_MOTION, RIGHT, STOP
+from v4s.model.pipeline import uniform_sigmas
 from v4s.model.vae import decode_latents
 from v4s.planner.extractors import ActionExtractor
 from v4s.planner.objectives import ObjectGoal, PlanRequest, PoseGoal
@@ -56,24 +57,32 @@ class RecedingHorizonPlanner:
         objective: the task's objective (:func:`~v4s.planner.objectives.objective_for`).
         num_candidates: K videos per env.
         num_inference_steps, guidance_scale: the pipeline's sampling settings.
+        schedule: "scheduler" (the pipeline scheduler's own noise levels for ``num_inference_steps``) or
+            "uniform" (:func:`~v4s.model.pipeline.uniform_sigmas`: Euler steps of equal size; the
+            scheduler's last step is a thousandth of one, so uniform 2 imagines what scheduler 3 does).
         replan_every: how many of the best candidate's actions run before the next plan.
         turn_angle: degrees, for the exploring fallback's turn.
     """
 
     def __init__(self, pipeline, extractor: ActionExtractor, objective: ObjectGoal | PoseGoal,
                  num_candidates: int = 4, num_inference_steps: int = 4, guidance_scale: float = 2.0,
-                 replan_every: int = 4, turn_angle: float = 30.0, seed: int = 0):
+                 replan_every: int = 4, turn_angle: float = 30.0, seed: int = 0, schedule: str = "scheduler"):
         if num_candidates < 1:
             raise ValueError(f"agent.num_candidates must be at least 1, got {num_candidates}")
         if replan_every < 1:
             raise ValueError(f"agent.replan_every must be at least 1, got {replan_every}")
         if num_inference_steps < 1:
             raise ValueError(f"agent.num_inference_steps must be at least 1, got {num_inference_steps}")
+        if schedule not in ("scheduler", "uniform"):
+            raise ValueError(f"agent.schedule must be 'scheduler' or 'uniform', got {schedule!r}")
         self.pipeline = pipeline
         self.extractor = extractor
         self.objective = objective
         self.num_candidates = num_candidates
         self.num_inference_steps = num_inference_steps
+        #: the pipeline's sampling steps: the scheduler's own for num_inference_steps, or these noise levels
+        self.sampling = {"num_inference_steps": num_inference_steps} if schedule == "scheduler" else \
+            {"sigmas": uniform_sigmas(num_inference_steps)}
         self.guidance_scale = guidance_scale
         self.replan_every = replan_every
         self.explore_turns = max(1, round(60.0 / turn_angle))
@@ -135,7 +144,7 @@ class RecedingHorizonPlanner:
             conditions = self.objective.conditions(requests, commanded, k, start, start + f, read)
             latents = self.pipeline(
                 None, current, num_candidates=1, num_frames=f,
-                num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
+                guidance_scale=self.guidance_scale, **self.sampling,
                 context_positions=positions, context_latents=context, instruction_embeds=embeds,
                 generator=generators, output_type="latent", **conditions).videos[:, 0]  # (B * K, C, f, h, w)
             ok = torch.isfinite(latents).flatten(1).all(1).cpu().numpy()
