@@ -79,7 +79,6 @@ class RecedingHorizonPlanner:
         self.extractor = extractor
         self.objective = objective
         self.num_candidates = num_candidates
-        self.num_inference_steps = num_inference_steps
         #: the pipeline's sampling steps: the scheduler's own for num_inference_steps, or these noise levels
         self.sampling = {"num_inference_steps": num_inference_steps} if schedule == "scheduler" else \
             {"sigmas": uniform_sigmas(num_inference_steps)}
