@@ -69,12 +69,12 @@ class EvalConfig:
     data: str | None = None  #: clip directory; None: data/clips/<split>, generated when missing
     context: str = "real"  #: "real" or "noise"
     pose_instruction: str = "trajectory"  #: PoseNav: "trajectory" (target poses) or "goal" (the goal pose only)
-    num_candidates: int = 1
+    num_candidates: int = 1  #: K videos per clip; ObjectNav adds box_rate_any, PoseNav psnr_candidates
     num_inference_steps: int = 10
     guidance_scale: float = 2.0
     seed: int = 0
-    threads: int = 0
-    save_examples: int = 4
+    threads: int = 0  #: torch CPU threads; 0: torch's default
+    save_examples: int = 4  #: clips drawn into examples.png
 
     def __post_init__(self) -> None:
         require(self.task in TASKS, "task", " or ".join(TASKS), self.task)
