@@ -85,3 +85,16 @@ def test_lr_warms_up_from_the_first_step_of_training_and_cools_down_at_the_end_o
     resumed = [lr_factor(i, cfg, first=6000, end=6500) for i in range(500)]
     assert resumed[0] == 1.0 and resumed[449] == 0.5 and resumed[-1] == 0.05
     assert lr_factor(10, TrainConfig(warmup=200), first=6000, end=6500) == 1.0
+
+
+def test_a_pose_tasks_text_does_not_condition_the_model():
+    pipe = tiny_pipeline()
+    seen = {}
+    handle = pipe.transformer.register_forward_pre_hook(lambda module, args: seen.update(text=args[2].detach().clone()))
+    batch = _batch()
+    batch["instruction"] = ["Go 2 m ahead.", "Turn around.", "Find the bed.", "Find the chair."]  # as PoseNav clips carry
+    flow_matching_loss(pipe.transformer, pipe.instruction_encoder, batch,
+                       TrainConfig(drop_instruction=0.0, drop_context=0.0), torch.Generator().manual_seed(0),
+                       torch.device("cpu"))
+    handle.remove()
+    assert seen["text"][:2].abs().sum() == 0 and seen["text"][2:].abs().sum() > 0

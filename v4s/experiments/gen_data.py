@@ -56,7 +56,6 @@ from v4s.model.clips import ARRAYS, STRINGS
 from v4s.model.conditioning import context_indices, relative_poses, resize_frames
 from v4s.typed_config import build, require
 
-_TASK_STREAM = {"posenav": 11, "objectnav": 12}
 MIN_BOX = 4  #: pixels, at the output resolution
 BOX_THICKNESS = 2  #: pixels, at the output resolution (thick enough to survive the VAE)
 
@@ -224,7 +223,7 @@ def generate(cfg: GenDataConfig, progress: bool = True) -> Path:
             shard = out / task_name / f"{scene_id}.npz"
             if _current_shard(shard):
                 continue
-            rng = np.random.default_rng([cfg.seed, _TASK_STREAM[task_name], index])
+            rng = np.random.default_rng([cfg.seed, task.clip_stream, index])
             clips = scene_clips(env, oracle, scene_id, episodes, cfg, rng)
             with atomic_path(shard) as tmp:
                 np.savez_compressed(tmp, **clips)

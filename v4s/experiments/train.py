@@ -224,10 +224,11 @@ def flow_matching_loss(transformer: ContextGuidedWanTransformer, encoder: SmallT
     xt = (1 - s) * x0 + s * noise
     drop_instruction = torch.rand(b, generator=generator) < cfg.drop_instruction
     drop_context = torch.rand(b, generator=generator) < cfg.drop_context
-    texts = ["" if d else t for t, d in zip(batch["instruction"], drop_instruction.tolist())]
+    is_pose = torch.tensor([not task_kind(t).text_instruction for t in batch["task"]])
+    # text conditions only the tasks whose instruction is text; a pose task's clips carry theirs for reading only
+    texts = ["" if d or p else t for t, d, p in zip(batch["instruction"], drop_instruction.tolist(), is_pose.tolist())]
     context = batch["context"].clone()
     context[drop_context] = torch.randn(context[drop_context].shape, generator=generator)
-    is_pose = torch.tensor([not task_kind(t).text_instruction for t in batch["task"]])
     # drawn only for a model with goal conditioning, last: a model without it sees the generator stream it always did
     by_goal = torch.rand(b, generator=generator) < cfg.goal_share if transformer.goal_embedder is not None \
         else torch.zeros(b, dtype=torch.bool)

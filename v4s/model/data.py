@@ -44,8 +44,7 @@ def encode_clips(vae: torch.nn.Module, clips: dict[str, np.ndarray], batch_size:
     def encode(frames: np.ndarray) -> torch.Tensor:
         return torch.cat([encode_frames(vae, frames[i:i + batch_size]).cpu() for i in range(0, len(frames), batch_size)])
 
-    pose_text = [t if task == "objectnav" else "" for t, task in zip(clips["instruction"], clips["task"])]
     return LatentClips(context=encode(clips["context"]), current=encode(clips["current"][:, None]),
                        target=encode(clips["target"]), context_index=torch.as_tensor(clips["context_index"]),
                        pose=torch.as_tensor(clips["relative"]), goal=torch.as_tensor(clips["goal"]),
-                       instruction=pose_text, task=list(clips["task"]))
+                       instruction=list(clips["instruction"]), task=list(clips["task"]))

@@ -58,6 +58,15 @@ class TaskConfig:
     goal_box: ClassVar[bool] = False
     #: the task needs the semantic sensor whatever ``semantic`` says (ObjectNav: view points, centring)
     needs_semantic: ClassVar[bool] = False
+    #: habitat-lab's dataset type of the task's episode files
+    episode_type: ClassVar[str] = "PointNav-v1"
+    #: episodes name an object category whose instances are the goals (ObjectNav-v1's ``goals_by_category``),
+    #: not goal positions
+    object_goals: ClassVar[bool] = False
+    #: the random streams of the task's episodes (``v4s-gen-episodes``) and of its training clips
+    #: (``v4s-gen-data``): fixed per task, so that a dataset and its clips are the same whatever else is made
+    episode_stream: ClassVar[int] = 0
+    clip_stream: ClassVar[int] = 0
 
     name: str = ""
     max_episode_steps: int = 500
@@ -94,6 +103,10 @@ class ObjectNavConfig(TaskConfig):
     text_instruction: ClassVar[bool] = True
     goal_box: ClassVar[bool] = True
     needs_semantic: ClassVar[bool] = True
+    episode_type: ClassVar[str] = "ObjectNav-v1"
+    object_goals: ClassVar[bool] = True
+    episode_stream: ClassVar[int] = 1
+    clip_stream: ClassVar[int] = 12
 
     name: str = "objectnav"
     success_distance: float = 1.0  #: to the nearest view point of any instance
@@ -120,6 +133,9 @@ class ObjectNavConfig(TaskConfig):
 
 @dataclass
 class PoseNavConfig(TaskConfig):
+    episode_stream: ClassVar[int] = 2
+    clip_stream: ClassVar[int] = 11
+
     name: str = "posenav"
     success_distance: float = 0.2
     heading_tolerance: float | None = None  #: degrees; None: any heading at the goal counts

@@ -34,8 +34,6 @@ from v4s.envs.tasks import objectnav, posenav
 from v4s.envs.tasks.config import DatasetConfig, ObjectNavConfig, PoseNavConfig, TaskConfig
 from v4s.envs.tasks.episodes import EpisodeDataset, NavigationEpisode, ObjectGoal, PoseGoal, load_dataset
 
-_TASK_STREAM = {"objectnav": 1, "posenav": 2}
-
 
 def nearest_reachable(pathfinder: PathFinder, start: np.ndarray, targets: np.ndarray) -> MultiGoalShortestPath | None:
     """The shortest path from ``start`` to the nearest of ``targets``, or None when none is reachable (no path,
@@ -126,7 +124,7 @@ def _scene_episodes(sim: Simulator, scene_id: str, config: TaskConfig, index: in
                     first_id: int) -> tuple[list[NavigationEpisode], str]:
     """Up to ``count`` episodes of the loaded scene, from the stream of the scene's ``index`` in its dataset,
     numbered from ``first_id``; and, when fewer, why."""
-    rng = np.random.default_rng([config.dataset.seed, _TASK_STREAM[config.name], index])
+    rng = np.random.default_rng([config.dataset.seed, config.episode_stream, index])
     sim.pathfinder.seed(int(rng.integers(2**31)))
     if not isinstance(config, ObjectNavConfig):
         episodes = _posenav_episodes(sim, scene_id, config, rng, count, first_id)

@@ -40,9 +40,9 @@ from v4s.envs.scenes.spec import (
     resolve_scene,
     split_of_seed,
 )
+from v4s.envs.tasks.config import TASK_CONFIGS, task_kind
 from v4s.fileio import atomic_path, digest_path
 
-TASK_TYPES = {"objectnav": "ObjectNav-v1", "posenav": "PointNav-v1"}
 #: how a dataset is written: one file, or habitat-lab's per-scene content/ files
 LAYOUTS = ("single", "content")
 
@@ -175,8 +175,9 @@ class EpisodeDataset:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"v4s_task": self.task, "type": TASK_TYPES[self.task]}
-        if self.task == "objectnav":
+        kind = task_kind(self.task)
+        out: dict[str, Any] = {"v4s_task": self.task, "type": kind.episode_type}
+        if kind.object_goals:
             out["category_to_task_category_id"] = {c: i for i, c in enumerate(self.categories)}
             out["category_to_scene_annotation_category_id"] = {c: i for i, c in enumerate(self.categories)}
             out["goals_by_category"] = {k: [g.to_json() for g in v] for k, v in self.goals_by_category.items()}
@@ -335,9 +336,9 @@ def load_dataset(path: str | Path, task: str | None = None,
             raise _Reader(file).fail("top level", "expected a json object with an 'episodes' list")
     if task is None:
         hints = ("goals_by_category", "category_to_task_category_id")
-        task = "objectnav" if any(k in data for _, data in [(path, top), *parts] for k in hints) else "posenav"
-    if task not in TASK_TYPES:
-        raise ValueError(f"task: unknown task {task!r}; valid tasks are {list(TASK_TYPES)}")
+        object_goals = any(k in data for _, data in [(path, top), *parts] for k in hints)
+        task = next(name for name, kind in TASK_CONFIGS.items() if kind.object_goals == object_goals)
+    object_goals = task_kind(task).object_goals
     categories = tuple(next((d["category_to_task_category_id"] for d in (top, *(d for _, d in parts))
                              if isinstance(d.get("category_to_task_category_id"), dict)), {}))
 
@@ -354,7 +355,7 @@ def load_dataset(path: str | Path, task: str | None = None,
     episodes, checked = [], set()
     for r, data, raw_episodes in raw_parts:
         goals_by_category: dict[str, list[ObjectGoal]] = {}
-        if task == "objectnav":
+        if object_goals:
             raw_goals = data.get("goals_by_category", {})
             if not isinstance(raw_goals, dict):
                 raise r.fail("goals_by_category", "expected an object keyed '<scene basename>_<category>'")
@@ -394,7 +395,7 @@ def _episode(r: _Reader, raw: Any, where: str, task: str, categories: tuple[str,
                   start_position=r.vector(raw, "start_position", where, 3),
                   start_rotation=r.rotation(raw, "start_rotation", where), info=info,
                   instruction=raw.get("instruction") or {})
-    if task == "objectnav":
+    if task_kind(task).object_goals:
         category = r.get(raw, "object_category", where)
         if categories and category not in categories:
             raise r.fail(f"{where}.object_category", f"unknown category {category!r}; this dataset's categories "
