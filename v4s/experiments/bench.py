@@ -58,7 +58,7 @@ from v4s.envs.sim import SimConfig
 from v4s.envs.tasks.config import TaskConfig
 from v4s.envs.tasks.dataset import ensure_dataset, episode_problems, task_sim_config
 from v4s.envs.tasks.episodes import dataset_digest, load_dataset
-from v4s.experiments.records import METRICS, EpisodeLog, markdown_table, strict_json, summarize
+from v4s.experiments.records import METRICS, EpisodeLog, host, markdown_table, strict_json, summarize
 from v4s.experiments.run_dir import RunDirectory
 from v4s.fileio import digest_path, write_text_atomic
 from v4s.typed_config import require
@@ -355,6 +355,7 @@ def _run_queue(settings: BenchSettings, dataset_path: Path, episodes: Mapping[st
                     record = _record(info, settings, episode.scene_id, episode.instruction_text)
                     record.update(agent.episode_figures(i))
                     record["episode_seconds"] = round(time.perf_counter() - started[i], 3)
+                    record["host"] = host()
                     log.append(record)
                     finished += 1
                     bar.update(1)

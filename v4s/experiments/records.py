@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import platform
+import re
+from collections import Counter
 from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -75,10 +79,34 @@ def strict_json(value: Any, **kwargs: Any) -> str:
         raise ValueError(f"refusing to write a non-finite number as JSON ({e}): {value!r}") from None
 
 
+@cache
+def host() -> str:
+    """The machine an episode ran on, as its wall times depend on it: the CPU's model and how many CPUs this
+    process may use, e.g. ``Intel(R) Xeon(R) Processor, 2 CPUs`` (plus the GPU when torch sees one)."""
+    model = ""
+    try:
+        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), "")
+    except OSError:
+        pass
+    model = re.sub(r"\s+", " ", model or platform.processor() or platform.machine() or "unknown CPU")
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    out = f"{model}, {cpus} CPUs"
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            out += f", {torch.cuda.get_device_name()}"
+    except ImportError:
+        pass
+    return out
+
+
 def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Mean of every metric over the records, and how many there are; the planner's figures
     (``plan_seconds`` per planner call, ``plans_per_episode``, ``fallbacks`` and ``blocked_forwards``
-    in all) for agents that plan, ``episode_seconds`` per episode for all."""
+    in all) for agents that plan, ``episode_seconds`` per episode for all, and ``hosts``: how many of the
+    episodes ran on each machine (records written before v4s recorded the host are not counted)."""
     records = list(records)
     out: dict[str, Any] = {"num_episodes": len(records)}
     for key in METRICS:
@@ -92,6 +120,7 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     out["plans_per_episode"] = round(plans / len(planned), 3) if planned else None
     out["fallbacks"] = sum(int(r.get("fallbacks", 0)) for r in planned) if planned else None
     out["blocked_forwards"] = sum(int(r.get("blocked_forwards", 0)) for r in planned) if planned else None
+    out["hosts"] = dict(Counter(str(r["host"]) for r in records if "host" in r))
     return out
 
 
