@@ -4,8 +4,9 @@ ObjectNav follows ``benchmark/nav/objectnav/objectnav_hm3d.yaml`` (30 degree tur
 camera at 0.88 m, hfov 79, agent radius 0.18 and height 0.88, no sliding, 500 steps);
 PoseNav follows the PointNav benchmark (10 degree turns, camera at 1.25 m, hfov 90,
 radius 0.1, height 1.5, sliding, 0.2 m success distance). ``sim`` holds the simulator
-settings a task implies; user settings override them. The hydra files in
-``v4s/experiments/conf/task`` mirror these values (a test keeps them in step).
+settings a task implies; user settings override them. These dataclasses are the one source of the
+defaults: the hydra files in ``v4s/experiments/conf/task`` extend them (stored as
+``task/<name>_schema``) and hold only overrides.
 """
 
 from __future__ import annotations
