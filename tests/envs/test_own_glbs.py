@@ -24,6 +24,7 @@ from v4s.envs.sim.navgrid import ISLAND_RADIUS_LIMIT
 from v4s.envs.tasks import objectnav
 from v4s.envs.tasks.config import ObjectNavConfig, task_config
 from v4s.envs.tasks.dataset import generate_scene_dataset
+from v4s.envs.topdown import FLOOR, TopDownMap
 
 HAS_DRACOPY = importlib.util.find_spec("DracoPy") is not None
 CONFIG = SimConfig()
@@ -328,3 +329,22 @@ def test_objectnav_runs_on_an_hm3d_scan(tmp_path):
     finally:
         env.close()
     assert successes == [1.0] * len(dataset.episodes) and len(successes) == 3
+
+
+def test_the_top_down_map_shows_the_floor_it_is_asked_for(tmp_path):
+    glb = rooms.write_two_storey_building(tmp_path)
+    sim = make_sim("embedded", SimConfig(width=32, height=32))
+    try:
+        sim.load_scene(glb)
+        ground = TopDownMap.of(sim, np.zeros((0, 3)))
+        upper = TopDownMap.of(sim, np.zeros((0, 3)), height=rooms.UPPER_FLOOR)
+    finally:
+        sim.close()
+
+    def floor(topdown: TopDownMap, x: float, z: float) -> bool:
+        r, c = topdown.pixel([x, 0.0, z])
+        return tuple(topdown.image[int(r), int(c)]) == FLOOR
+
+    # the table stands downstairs only, the partition at x = 0 upstairs only
+    assert not floor(ground, 2.0, 1.0) and floor(upper, 2.0, 1.0)
+    assert floor(ground, 0.0, -1.0) and not floor(upper, 0.0, -1.0)

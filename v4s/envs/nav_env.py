@@ -303,7 +303,8 @@ class NavEnv(gym.Env):
         if self.topdown:
             from v4s.envs.topdown import TopDownMap
 
-            info["topdown"] = TopDownMap.of(self.sim, self._goal_points).to_dict()
+            start_height = float(episode.start_position[1])  # the episode's floor: its goals are on it too
+            info["topdown"] = TopDownMap.of(self.sim, self._goal_points, height=start_height).to_dict()
         return info
 
     @staticmethod

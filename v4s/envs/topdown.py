@@ -34,11 +34,13 @@ class TopDownMap:
     meters_per_pixel: float
 
     @classmethod
-    def of(cls, sim: Simulator, goal_points: np.ndarray, meters_per_pixel: float = 0.05) -> TopDownMap:
-        """The loaded scene's navigable area with ``goal_points`` (G, 3) marked."""
+    def of(cls, sim: Simulator, goal_points: np.ndarray, height: float | None = None,
+           meters_per_pixel: float = 0.05) -> TopDownMap:
+        """The loaded scene's navigable area on the floor level at ``height`` (metres; the episode's start:
+        its goals are on the same floor; None: the lowest level) with ``goal_points`` (G, 3) marked."""
         pathfinder = sim.pathfinder
         lo, _ = pathfinder.get_bounds()
-        view = pathfinder.get_topdown_view(meters_per_pixel, float(lo[1]))
+        view = pathfinder.get_topdown_view(meters_per_pixel, float(lo[1]) if height is None else float(height))
         image = np.where(view[..., None], np.array(FLOOR, np.uint8), np.array(WALL, np.uint8))
         out = cls(image=image.astype(np.uint8), origin=(float(lo[0]), float(lo[2])),
                   meters_per_pixel=meters_per_pixel)
