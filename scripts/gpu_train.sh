@@ -21,12 +21,9 @@ import torch, moderngl
 print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name() if torch.cuda.is_available() else "")
 print(moderngl.create_standalone_context(backend="egl").info["GL_RENDERER"])
 PY
-# clips: 16 cores render houses in parallel, one process per task
-python3 -m v4s.experiments.gen_data split=train tasks=[posenav] num_scenes=400 out=/tmp/clips/train &
-python3 -m v4s.experiments.gen_data split=train tasks=[objectnav] num_scenes=400 out=/tmp/clips/train &
-wait
-python3 -m v4s.experiments.gen_data split=train num_scenes=400 out=/tmp/clips/train   # writes the joint manifest
-python3 -m v4s.experiments.gen_data split=val num_scenes=25 windows_per_episode=2 out=/tmp/clips/val
+# clips: 14 worker processes render houses side by side (the shards are the same for any count)
+python3 -m v4s.experiments.gen_data split=train num_scenes=400 workers=14 out=/tmp/clips/train
+python3 -m v4s.experiments.gen_data split=val num_scenes=25 windows_per_episode=2 workers=14 out=/tmp/clips/val
 # train: about 40 steps/s of batch 128 on an H100 for the small config; stop before the lease ends
 STEPS=$((MINUTES * 60 * 20))
 python3 -m v4s.experiments.train stage=diffusion data=/tmp/clips/train val_data=/tmp/clips/val out=/tmp/run \

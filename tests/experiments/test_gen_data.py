@@ -90,6 +90,24 @@ def test_generation_is_deterministic_and_resumes(clips_dir, tmp_path):
     np.testing.assert_array_equal(load_clips(tmp_path)["goal"], b["goal"])
 
 
+def test_workers_render_the_same_shards_as_one_process(tmp_path):
+    def run(workers: int):
+        out = tmp_path / f"workers{workers}"
+        generate(GenDataConfig(split="val", num_scenes=2, episodes_per_scene=1, windows_per_episode=1,
+                               tasks=("objectnav",), workers=workers, out=str(out)), progress=False)
+        return out
+
+    one, two = run(1), run(2)
+    shards = sorted(p.relative_to(one) for p in one.glob("objectnav/*.npz"))
+    assert len(shards) == 2 and shards == sorted(p.relative_to(two) for p in two.glob("objectnav/*.npz"))
+    for shard in shards:
+        with np.load(one / shard) as a, np.load(two / shard) as b:
+            assert a.files == b.files
+            for key in a.files:
+                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{shard}: {key}")
+    assert json.loads((two / "manifest.json").read_text())["num_clips"] == len(load_clips(one)["task"])
+
+
 def test_a_clip_goal_is_the_goal_the_agent_reads_from_its_sensors_at_that_pose(clips_dir):
     """Training (world poses) and inference (point-goal sensor, compass, the brief's goal heading) give the model
     the same goal pose: replay each clip's oracle route in the env to its current view and ask the planner."""

@@ -29,7 +29,10 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
+import os
 import zipfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,12 +79,16 @@ class GenDataConfig:
     box_min_fraction: float = 0.002  #: smallest share of the frame a goal instance must cover to get a box
     seed: int = 0
     out: str = "data/clips/train"
+    #: processes rendering houses side by side, each with its own simulator (every house has its own stream:
+    #: the shards are the same for any count)
+    workers: int = 1
 
     def __post_init__(self) -> None:
         self.tasks = tuple(self.tasks)
         require(self.split in SPLIT_SEEDS, "split", f"one of {list(SPLIT_SEEDS)}", self.split)
         require_tasks(self.tasks)
-        for name in ("num_scenes", "episodes_per_scene", "windows_per_episode", "context_frames", "target_frames"):
+        for name in ("num_scenes", "episodes_per_scene", "windows_per_episode", "context_frames", "target_frames",
+                     "workers"):
             require(getattr(self, name) >= 1, name, "at least 1", getattr(self, name))
         require(self.resolution >= 8, "resolution", "at least 8 pixels", self.resolution)
         require(self.render_resolution >= self.resolution, "render_resolution",
@@ -207,28 +214,66 @@ def generate(cfg: GenDataConfig, progress: bool = True) -> Path:
     """Write (or complete) the shards of ``cfg`` and its manifest; returns the manifest path."""
     out = Path(cfg.out)
     for task_name in cfg.tasks:
-        task = TaskConfig.from_mapping({"name": task_name, "semantic": True, "depth": False,
-                                        "dataset": {"episodes_per_scene": cfg.episodes_per_scene, "seed": cfg.seed}})
-        sim = {"width": cfg.render_resolution, "height": cfg.render_resolution}
-        env = NavEnv(task, split=cfg.split, sim=sim, num_episodes=cfg.num_scenes * cfg.episodes_per_scene)
+        env = _clip_env(task_name, cfg)
         dataset_path = ensure_dataset(env.task, cfg.split, cfg.num_scenes * cfg.episodes_per_scene, env.sim_config,
                                       sim=env.sim, progress=progress)
         env.dataset_path = dataset_path
         by_scene: dict[str, list] = {}
         for episode in env.dataset.episodes:
             by_scene.setdefault(episode.scene_id, []).append(episode)
-        oracle = OracleAgent(env.sim_config)
-        for index, (scene_id, episodes) in enumerate(tqdm(sorted(by_scene.items()), disable=not progress,
-                                                           desc=f"{task_name} clips ({cfg.split})", unit="house")):
-            shard = out / task_name / f"{scene_id}.npz"
-            if _current_shard(shard):
-                continue
-            rng = np.random.default_rng([cfg.seed, task.clip_stream, index])
-            clips = scene_clips(env, oracle, scene_id, episodes, cfg, rng)
-            with atomic_path(shard) as tmp:
-                np.savez_compressed(tmp, **clips)
-        env.close()
+        houses = [(index, scene_id, episodes) for index, (scene_id, episodes) in enumerate(sorted(by_scene.items()))
+                  if not _current_shard(out / task_name / f"{scene_id}.npz")]
+        bar = tqdm(total=len(by_scene), initial=len(by_scene) - len(houses), disable=not progress,
+                   desc=f"{task_name} clips ({cfg.split})", unit="house")
+        if cfg.workers == 1 or len(houses) <= 1:
+            oracle = OracleAgent(env.sim_config)
+            for house in houses:
+                _write_shard(env, oracle, cfg, *house)
+                bar.update(1)
+            env.close()
+        else:
+            env.close()
+            context = multiprocessing.get_context("forkserver")
+            with ProcessPoolExecutor(min(cfg.workers, len(houses)), mp_context=context, initializer=_start_worker,
+                                     initargs=(task_name, cfg, dataset_path)) as pool:
+                for done in as_completed([pool.submit(_worker_shard, *house) for house in houses]):
+                    done.result()  # a worker's error stops the run; the shards written so far are kept
+                    bar.update(1)
+        bar.close()
     return write_manifest(out, cfg)
+
+
+def _clip_env(task_name: str, cfg: GenDataConfig, dataset_path: Path | None = None) -> NavEnv:
+    """The env that renders ``task_name``'s clips: semantic frames (for the boxes), no depth."""
+    task = TaskConfig.from_mapping({"name": task_name, "semantic": True, "depth": False,
+                                    "dataset": {"episodes_per_scene": cfg.episodes_per_scene, "seed": cfg.seed}})
+    sim = {"width": cfg.render_resolution, "height": cfg.render_resolution}
+    env = NavEnv(task, split=cfg.split, sim=sim, num_episodes=cfg.num_scenes * cfg.episodes_per_scene)
+    if dataset_path is not None:
+        env.dataset_path = dataset_path
+    return env
+
+
+def _write_shard(env: NavEnv, oracle: OracleAgent, cfg: GenDataConfig, index: int, scene_id: str,
+                 episodes: list) -> None:
+    """The shard of the house at ``index`` of the split's sorted houses, from that house's own stream."""
+    rng = np.random.default_rng([cfg.seed, env.task.clip_stream, index])
+    clips = scene_clips(env, oracle, scene_id, episodes, cfg, rng)
+    with atomic_path(Path(cfg.out) / env.task.name / f"{scene_id}.npz") as tmp:
+        np.savez_compressed(tmp, **clips)
+
+
+_worker: dict[str, Any] = {}  #: a worker process's env, oracle and config
+
+
+def _start_worker(task_name: str, cfg: GenDataConfig, dataset_path: Path) -> None:
+    os.environ.setdefault("LP_NUM_THREADS", "1")  # one rasteriser thread per worker (software GL)
+    env = _clip_env(task_name, cfg, dataset_path)
+    _worker.update(env=env, oracle=OracleAgent(env.sim_config), cfg=cfg)
+
+
+def _worker_shard(index: int, scene_id: str, episodes: list) -> None:
+    _write_shard(_worker["env"], _worker["oracle"], _worker["cfg"], index, scene_id, episodes)
 
 
 def _current_shard(path: Path) -> bool:
