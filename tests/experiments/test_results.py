@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from v4s.experiments.records import host
+from v4s.experiments.records import EpisodeLog, host
 from v4s.experiments.results import _short_host, main, run_one, runs, write_table
 
 
@@ -41,3 +41,23 @@ def test_each_row_names_the_host_its_episodes_ran_on(tmp_path):
     del records[0]["host"]  # an episode logged before v4s recorded its host
     log.write_text("".join(json.dumps(r) + "\n" for r in records))
     assert row().endswith(f"| {here} (1), not recorded (1) |")
+
+
+def test_the_targets_table_says_by_how_much_each_target_is_missed(tmp_path):
+    def log(run: str, successes: list[float]) -> None:  # the bench's own log, with the fields the table reads
+        records = [{"episode_id": str(i), "success": s, "spl": 0.4 * s, "soft_spl": 0.5, "distance_to_goal": 1.0,
+                    "collisions": 0, "num_steps": 100, "episode_seconds": 10.0} for i, s in enumerate(successes)]
+        episodes = EpisodeLog(tmp_path / "runs" / run / "episodes.jsonl")
+        for record in records:
+            episodes.append(record)
+
+    log("video-objectnav", [1.0, 0.0, 0.0, 0.0])  # success 0.25, SPL 0.1
+    log("ablation-noise-objectnav", [0.0, 0.0])
+    lines = write_table(tmp_path / "runs", tmp_path / "results.md").splitlines()
+    row = {line.split(" | ")[0].lstrip("| "): line for line in lines[lines.index(
+        "## Against the closed-loop targets of the video model"):] if line.startswith("| ")}
+    assert row["ObjectNav success"] == "| ObjectNav success | 0.250 | 4 | at least 0.50 | 0.250 |"
+    assert row["ObjectNav SPL"] == "| ObjectNav SPL | 0.100 | 4 | at least 0.30 | 0.200 |"
+    assert row["PoseNav success"] == "| PoseNav success | (not run yet) | – | 0.60 | – |"
+    # the ablation's K=4 row is the headline run's first 50 episodes: 0.25 real against 0.0 noise, met
+    assert row["ObjectNav success, real context minus noise context"].endswith("| 0.250 | 4 and 2 | at least 0.20 | met |")

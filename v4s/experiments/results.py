@@ -64,14 +64,19 @@ def run_one(run: Run, root: Path) -> None:
     run_bench(settings_from_config(cfg))
 
 
-def _row(run: Run, root: Path) -> str | None:
+def _summary(run: Run, root: Path) -> dict | None:
+    """The summary of a run's first ``num_episodes`` logged episodes, or None when none has run."""
     log_path = root / run.folder / "episodes.jsonl"
     if not log_path.exists():
         return None
     records = [r for r in EpisodeLog(log_path).records.values() if int(r["episode_id"]) < run.num_episodes]
-    if not records:
+    return summarize(records) if records else None
+
+
+def _row(run: Run, root: Path) -> str | None:
+    s = _summary(run, root)
+    if s is None:
         return None
-    s = summarize(records)
     task = run.overrides[0].split("=")[1]
     done = f"{s['num_episodes']}" + ("" if s["num_episodes"] >= run.num_episodes else f" of {run.num_episodes} (running)")
 
@@ -101,6 +106,31 @@ def _short_host(host: str) -> str:
 
 HEADER = ("| task | agent | episodes | success | SPL | SoftSPL | dist. to goal (m) | plan s | episode s | plans/episode "
           "| fallbacks | host |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+#: the closed-loop targets of the video model (issue 8): (figure, run, its measure, target, the run to subtract)
+TARGETS = (("ObjectNav success", "video-objectnav", "success", 0.5, None),
+           ("ObjectNav SPL", "video-objectnav", "spl", 0.3, None),
+           ("PoseNav success", "video-posenav", "success", 0.6, None),
+           ("ObjectNav success, real context minus noise context", "ablation-k4-objectnav", "success", 0.2,
+            "ablation-noise-objectnav"))
+
+
+def _targets(root: Path) -> str:
+    """The targets table: each figure as measured, its target, and by how much it is missed."""
+    by_name = {run.name: run for run in runs()}
+    lines = ["| figure | measured | episodes | target | missed by |", "|---|---|---|---|---|"]
+    for label, name, key, target, minus in TARGETS:
+        s = _summary(by_name[name], root)
+        other = _summary(by_name[minus], root) if minus else None
+        if s is None or (minus and other is None):
+            lines.append(f"| {label} | (not run yet) | – | {target:.2f} | – |")
+            continue
+        value = s[key] - (other[key] if other else 0.0)
+        episodes = f"{s['num_episodes']}" + (f" and {other['num_episodes']}" if other else "")
+        missed = "met" if value >= target else f"{target - value:.3f}"
+        lines.append(f"| {label} | {value:.3f} | {episodes} | at least {target:.2f} | {missed} |")
+    return "\n".join(lines)
 
 
 def write_table(root: Path, path: Path) -> str:
@@ -135,6 +165,12 @@ so judge the time budget from a run alone on the machine, not from a row that mi
 
 {HEADER}
 {chr(10).join(sections['ablation']) or '| (nothing has run yet) |'}
+
+## Against the closed-loop targets of the video model
+
+The shipped defaults, from the rows above (the context's effect from the two 50-episode ablation rows).
+
+{_targets(root)}
 """
     write_text_atomic(path, text)
     return text
