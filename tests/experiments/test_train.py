@@ -38,7 +38,7 @@ def test_vae_then_diffusion_then_resume_keeps_the_latent_scale(clips, tmp_path):
     run(TrainConfig(stage="vae", out=str(tmp_path / "vae"), steps=3, checkpoint_every=3, **common))
     assert (tmp_path / "vae" / "vae" / "config.json").exists() and (tmp_path / "vae" / "train_state.pt").exists()
 
-    cfg = TrainConfig(stage="diffusion", vae=str(tmp_path / "vae" / "vae"), init=str(tmp_path / "no-init"),
+    cfg = TrainConfig(stage="diffusion", vae=str(tmp_path / "vae" / "vae"), init=None,
                       out=str(tmp_path / "run"), steps=2, checkpoint_every=2, eval_every=1, model=TINY, **common)
     run(cfg)
     pipeline = tmp_path / "run" / "pipeline"
@@ -77,7 +77,7 @@ def test_a_cached_latent_set_is_encoded_again_for_another_vae(clips, tmp_path):
     common = {"data": str(clips / "train"), "val_data": None, "batch_size": 2, "threads": 1}
     for name, seed in (("a", 0), ("b", 1)):
         run(TrainConfig(stage="vae", out=str(tmp_path / name), steps=1, seed=seed, **common))
-    cfg = {"stage": "diffusion", "init": str(tmp_path / "no-init"), "out": str(tmp_path / "run"), "steps": 1,
+    cfg = {"stage": "diffusion", "init": None, "out": str(tmp_path / "run"), "steps": 1,
            "model": TINY, **common}
     run(TrainConfig(vae=str(tmp_path / "a" / "vae"), **cfg))
     key = torch.load(tmp_path / "run" / "latents_train.pt", weights_only=False)["key"]
@@ -91,7 +91,7 @@ def test_checkpoints_copy_the_ema_out_and_resume_continues_from_the_live_weights
     """A checkpoint must not write the EMA into the live model: the train state keeps both, apart."""
     common = {"data": str(clips / "train"), "val_data": None, "batch_size": 2, "threads": 1}
     run(TrainConfig(stage="vae", out=str(tmp_path / "vae"), steps=1, **common))
-    cfg = TrainConfig(stage="diffusion", vae=str(tmp_path / "vae" / "vae"), init=str(tmp_path / "no-init"),
+    cfg = TrainConfig(stage="diffusion", vae=str(tmp_path / "vae" / "vae"), init=None,
                       out=str(tmp_path / "run"), steps=3, checkpoint_every=1, warmup=1, lr=1e-2, ema_decay=0.9,
                       model=TINY, **common)
     run(cfg)
@@ -116,7 +116,7 @@ def test_checkpoints_copy_the_ema_out_and_resume_continues_from_the_live_weights
 def test_a_latent_cache_without_a_vae_key_is_encoded_again(clips, tmp_path):
     common = {"data": str(clips / "train"), "val_data": None, "batch_size": 2, "threads": 1}
     run(TrainConfig(stage="vae", out=str(tmp_path / "vae"), steps=1, **common))
-    cfg = TrainConfig(stage="diffusion", vae=str(tmp_path / "vae" / "vae"), init=str(tmp_path / "no-init"),
+    cfg = TrainConfig(stage="diffusion", vae=str(tmp_path / "vae" / "vae"), init=None,
                       out=str(tmp_path / "run"), steps=1, model=TINY, **common)
     run(cfg)
     cache = tmp_path / "run" / "latents_train.pt"
@@ -137,7 +137,7 @@ def test_a_latent_cache_without_a_vae_key_is_encoded_again(clips, tmp_path):
 def test_goal_conditioning_is_added_to_a_model_trained_without_and_learned_through_resume(clips, tmp_path):
     common = {"data": str(clips / "train"), "val_data": None, "batch_size": 2, "threads": 1}
     run(TrainConfig(stage="vae", out=str(tmp_path / "vae"), steps=1, **common))
-    run(TrainConfig(stage="diffusion", vae=str(tmp_path / "vae" / "vae"), init=str(tmp_path / "no-init"),
+    run(TrainConfig(stage="diffusion", vae=str(tmp_path / "vae" / "vae"), init=None,
                     out=str(tmp_path / "base"), steps=1, model=TINY, **common))
     base = ContextGuidedVideoPipeline.from_pretrained(tmp_path / "base" / "pipeline")
     assert not base.goals_supported
@@ -159,7 +159,7 @@ def test_a_spent_time_budget_stops_the_run_like_its_last_step_and_a_rerun_resume
     """max_minutes ends a run early, evaluated and checkpointed; bf16 autocast trains on a CPU too."""
     common = {"data": str(clips / "train"), "val_data": None, "batch_size": 2, "threads": 1}
     run(TrainConfig(stage="vae", out=str(tmp_path / "vae"), steps=1, **common))
-    cfg = TrainConfig(stage="diffusion", vae=str(tmp_path / "vae" / "vae"), init=str(tmp_path / "no-init"),
+    cfg = TrainConfig(stage="diffusion", vae=str(tmp_path / "vae" / "vae"), init=None,
                       out=str(tmp_path / "run"), steps=1000, checkpoint_every=500, eval_every=500,
                       max_minutes=1e-9, precision="bf16", model=TINY, **common)
     assert cfg.cpu_bf16 or cfg.mixed_precision == "bf16"
@@ -174,3 +174,11 @@ def test_a_spent_time_budget_stops_the_run_like_its_last_step_and_a_rerun_resume
         TrainConfig(precision="fp16")
     with pytest.raises(ValueError, match="max_minutes must be at least 0"):
         TrainConfig(max_minutes=-1)
+
+
+def test_an_init_that_does_not_exist_is_named_not_replaced_by_a_fresh_model(clips, tmp_path):
+    cfg = TrainConfig(stage="diffusion", init=str(tmp_path / "typo" / "pipeline"), data=str(clips),
+                      val_data=None, out=str(tmp_path / "run"), steps=1, threads=1)
+    with pytest.raises(FileNotFoundError, match=r"init: no pipeline at .*typo/pipeline .*init=null starts a fresh"):
+        run(cfg)
+    assert not (tmp_path / "run" / "train_state.pt").exists()

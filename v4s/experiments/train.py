@@ -276,11 +276,15 @@ def _build(cfg: TrainConfig, out: Path) -> ContextGuidedVideoPipeline:
     """The pipeline to start from.
 
     A run that resumes takes its own last pipeline (its VAE, with the latent scale its cached
-    latents were made with; the train state then restores the weights). Otherwise ``init`` when it
-    exists (with ``vae`` swapped in and its latent scale measured, if given), else a fresh model."""
+    latents were made with; the train state then restores the weights). Otherwise ``init`` (with ``vae``
+    swapped in and its latent scale measured, if given), or a fresh model with ``init=null``; an ``init``
+    that does not exist is an error naming it, not a fresh model."""
     if (out / "train_state.pt").exists() and (out / "pipeline" / "model_index.json").exists():
         return ContextGuidedVideoPipeline.from_pretrained(out / "pipeline")
-    if cfg.init and Path(cfg.init).exists():
+    if cfg.init and not (Path(cfg.init) / "model_index.json").is_file():
+        raise FileNotFoundError(f"init: no pipeline at {cfg.init} (no model_index.json there); "
+                                "init=null starts a fresh model")
+    if cfg.init:
         pipe = ContextGuidedVideoPipeline.from_pretrained(cfg.init)
         pipe.register_to_config(num_frames=cfg.num_frames)  # this run's horizon
         if cfg.model.get("goal_dim"):  # goal conditioning added to a model trained without (at zero)
@@ -290,7 +294,7 @@ def _build(cfg: TrainConfig, out: Path) -> ContextGuidedVideoPipeline:
             _normalise_latents(pipe.vae, cfg)
         return pipe
     if not cfg.vae:
-        raise ValueError(f"vae: no trained VAE given and no pipeline to start from at init={cfg.init}")
+        raise ValueError("vae: a fresh model (init=null) needs a trained VAE (vae=<dir>)")
     model = {**cfg.model, "patch_size": tuple(cfg.model["patch_size"]),
              "context_patch_size": tuple(cfg.model["context_patch_size"])}
     vae = AutoencoderKL.from_pretrained(cfg.vae)
