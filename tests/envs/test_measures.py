@@ -83,6 +83,15 @@ def _play(env: NavEnv, actions: list[int]) -> tuple[dict, float]:
     return info, total
 
 
+def test_oracle_success_is_having_been_at_the_goal_whether_or_not_it_stopped_there():
+    passed = _run_measures([(0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (0, 4)], goal=(0, 2))  # walks past, stops 2 m on
+    assert passed["success"] == 0.0 and passed["oracle_success"] == 1.0 and passed["distance_to_goal"] == 2.0
+    short = _run_measures([(0, 0), (0, 1), (0, 1.5), (0, 1.5)], goal=(0, 2))  # never within 0.2 m
+    assert short["oracle_success"] == 0.0
+    stopped = _run_measures([(0, 0), (0, 1), (0, 2), (0, 2)], goal=(0, 2))
+    assert stopped["success"] == stopped["oracle_success"] == 1.0
+
+
 def test_posenav_detour_episode(tmp_path, box_room):
     env = _posenav_env(tmp_path, box_room)
     # left, 2 forward (x = -0.5), right, 8 forward (z = -1), right, 2 forward (x = 0), stop

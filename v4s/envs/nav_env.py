@@ -275,6 +275,7 @@ class NavEnv(gym.Env):
         state = self.sim.agent_state
         return {"episode_id": self.episode.episode_id, "num_steps": self._steps,
                 "distance_to_goal": metrics["distance_to_goal"], "success": metrics["success"],
+                "oracle_success": metrics["oracle_success"],
                 "spl": metrics["spl"], "soft_spl": metrics["soft_spl"], "collisions": metrics["collisions"],
                 "position": state.position.astype(np.float32), "heading": np.float32(self._yaw())}
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 #: metrics averaged into summary.json, in table order
-METRICS = ("success", "spl", "soft_spl", "distance_to_goal", "collisions", "num_steps")
+METRICS = ("success", "spl", "soft_spl", "distance_to_goal", "collisions", "num_steps", "oracle_success")
 
 
 class RecordFileError(ValueError):
@@ -109,9 +109,9 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     episodes ran on each machine (records written before v4s recorded the host are not counted)."""
     records = list(records)
     out: dict[str, Any] = {"num_episodes": len(records)}
-    for key in METRICS:
+    for key in METRICS:  # a mean over every record, or None (a metric that older records do not carry)
         values = [float(r[key]) for r in records if key in r]
-        out[key] = round(sum(values) / len(values), 6) if values else None
+        out[key] = round(sum(values) / len(values), 6) if values and len(values) == len(records) else None
     seconds = [float(r["episode_seconds"]) for r in records if "episode_seconds" in r]
     out["episode_seconds"] = round(sum(seconds) / len(seconds), 3) if seconds else None
     planned = [r for r in records if "plans" in r]
@@ -131,12 +131,13 @@ def format_figure(value: Any, digits: int) -> str:
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """A table of summaries: one row per (task, agent, split)."""
-    header = ("| task | agent | split | episodes | success | SPL | SoftSPL | dist. to goal (m) | episodes/s | steps/s "
-              "| episode s | plan s |")
-    lines = [header, "|" + "---|" * 12]
+    header = ("| task | agent | split | episodes | success | SPL | SoftSPL | oracle success | dist. to goal (m) "
+              "| episodes/s | steps/s | episode s | plan s |")
+    lines = [header, "|" + "---|" * 13]
     for r in rows:
         lines.append(f"| {r['task']} | {r['agent']} | {r['split']} | {r['num_episodes']} | {r['success']:.3f} | "
-                     f"{r['spl']:.3f} | {r['soft_spl']:.3f} | {r['distance_to_goal']:.2f} | "
+                     f"{r['spl']:.3f} | {r['soft_spl']:.3f} | {format_figure(r.get('oracle_success'), 3)} | "
+                     f"{r['distance_to_goal']:.2f} | "
                      f"{r['episodes_per_s']:.2f} | {r['steps_per_s']:.1f} | {format_figure(r.get('episode_seconds'), 2)} | "
                      f"{format_figure(r.get('plan_seconds'), 2)} |")
     return "\n".join(lines) + "\n"

@@ -58,6 +58,25 @@ class Success:
         s.metrics[self.uuid] = 1.0 if ok else 0.0
 
 
+class OracleSuccess:
+    """1 once the agent has been closer than ``success_distance`` to the goal after any step (VLN-CE's
+    ``oracle_success``): the success a perfect STOP would have given, to tell a route that never got there
+    from one that passed the goal without stopping."""
+
+    uuid = "oracle_success"
+
+    def __init__(self, success_distance: float):
+        self.success_distance = success_distance
+
+    def reset(self, s: StepState) -> None:
+        self._reached = False
+        self.update(s)
+
+    def update(self, s: StepState) -> None:
+        self._reached = self._reached or s.metrics[DistanceToGoal.uuid] < self.success_distance
+        s.metrics[self.uuid] = 1.0 if self._reached else 0.0
+
+
 class SPL:
     """Success weighted by path length: S * d0 / max(d0, L), L the sum of per-step displacements."""
 
@@ -125,8 +144,8 @@ class Measures:
     """The measures of one episode, run in dependency order."""
 
     def __init__(self, success_distance: float):
-        self.measures = [DistanceToGoal(), Success(success_distance), SPL(), SoftSPL(), DistanceToGoalReward(),
-                         Collisions()]
+        self.measures = [DistanceToGoal(), Success(success_distance), OracleSuccess(success_distance), SPL(),
+                         SoftSPL(), DistanceToGoalReward(), Collisions()]
 
     def reset(self, s: StepState) -> dict[str, float]:
         for m in self.measures:
