@@ -24,6 +24,7 @@ from v4s.envs.sim.navgrid import ISLAND_RADIUS_LIMIT
 from v4s.envs.tasks import objectnav
 from v4s.envs.tasks.config import ObjectNavConfig, task_config
 from v4s.envs.tasks.dataset import generate_scene_dataset
+from v4s.envs.tasks.episodes import EpisodeDataset, NavigationEpisode, PoseGoal
 from v4s.envs.topdown import FLOOR, TopDownMap
 
 HAS_DRACOPY = importlib.util.find_spec("DracoPy") is not None
@@ -331,20 +332,25 @@ def test_objectnav_runs_on_an_hm3d_scan(tmp_path):
     assert successes == [1.0] * len(dataset.episodes) and len(successes) == 3
 
 
-def test_the_top_down_map_shows_the_floor_it_is_asked_for(tmp_path):
+def test_the_top_down_map_shows_the_floor_the_episode_starts_on(tmp_path):
     glb = rooms.write_two_storey_building(tmp_path)
-    sim = make_sim("embedded", SimConfig(width=32, height=32))
+    episodes = [NavigationEpisode(episode_id=name, scene_id=str(glb), start_position=[-2.0, y, -2.0],
+                                  start_rotation=yaw_to_quaternion(0.0).tolist(),
+                                  goals=[PoseGoal(position=[-2.0, y, -1.0])], info={"geodesic_distance": 1.0},
+                                  instruction={"instruction_text": "Move 1.0 m forward."})
+                for name, y in (("ground", 0.0), ("upper", rooms.UPPER_FLOOR))]
+    path = EpisodeDataset(task="posenav", episodes=episodes).save(tmp_path / "val.json.gz")
+    env = NavEnv("posenav", dataset=path, sim={"width": 32, "height": 32}, topdown=True)
     try:
-        sim.load_scene(glb)
-        ground = TopDownMap.of(sim, np.zeros((0, 3)))
-        upper = TopDownMap.of(sim, np.zeros((0, 3)), height=rooms.UPPER_FLOOR)
+        maps = {name: TopDownMap.from_dict(env.reset(options={"episode_id": name})[1]["topdown"])
+                for name in ("ground", "upper")}
     finally:
-        sim.close()
+        env.close()
 
     def floor(topdown: TopDownMap, x: float, z: float) -> bool:
         r, c = topdown.pixel([x, 0.0, z])
         return tuple(topdown.image[int(r), int(c)]) == FLOOR
 
     # the table stands downstairs only, the partition at x = 0 upstairs only
-    assert not floor(ground, 2.0, 1.0) and floor(upper, 2.0, 1.0)
-    assert floor(ground, 0.0, -1.0) and not floor(upper, 0.0, -1.0)
+    assert not floor(maps["ground"], 2.0, 1.0) and floor(maps["upper"], 2.0, 1.0)
+    assert floor(maps["ground"], 0.0, -1.0) and not floor(maps["upper"], 0.0, -1.0)

@@ -1,11 +1,11 @@
-"""The hydra configs mirror the task defaults, and overrides reach the simulator."""
+"""The hydra configs compose the task defaults, and overrides reach the simulator."""
 
 from __future__ import annotations
 
 import pytest
 from hydra import compose, initialize_config_module
 
-from v4s.envs.tasks.config import task_config
+from v4s.envs.tasks.config import TASK_CONFIGS, task_config
 from v4s.experiments.bench import settings_from_config
 
 
@@ -14,8 +14,21 @@ def _compose(*overrides: str):
         return compose(config_name="bench", overrides=list(overrides))
 
 
-@pytest.mark.parametrize("task", ["objectnav", "posenav"])
-def test_task_yaml_matches_the_task_defaults(task):
+def test_every_task_has_its_yaml_and_its_schema():
+    from importlib.resources import files
+
+    from hydra.core.config_store import ConfigStore
+
+    import v4s.experiments.conf  # noqa: F401  (stores the task group's schemas)
+
+    stored = ConfigStore.instance().list("task")
+    for name in TASK_CONFIGS:
+        assert (files("v4s.experiments.conf") / "task" / f"{name}.yaml").is_file(), name
+        assert f"{name}_schema.yaml" in stored, stored
+
+
+@pytest.mark.parametrize("task", sorted(TASK_CONFIGS))
+def test_the_task_group_composes_the_task_defaults(task):
     settings = settings_from_config(_compose(f"task={task}"))
     assert settings.task == task_config(task)
     expected = task_config(task).sim

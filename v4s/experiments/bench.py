@@ -48,6 +48,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 import v4s
+import v4s.experiments.conf  # noqa: F401  (stores the conf/task group's defaults before hydra composes)
 from v4s.actions import LEFT
 from v4s.agent import agent_fingerprint, make_agent
 from v4s.agent.base import EpisodeBrief
@@ -58,7 +59,6 @@ from v4s.envs.sim import SimConfig
 from v4s.envs.tasks.config import TaskConfig
 from v4s.envs.tasks.dataset import ensure_dataset, episode_problems, task_sim_config
 from v4s.envs.tasks.episodes import dataset_digest, load_dataset
-from v4s.experiments.conf import store_task_schemas
 from v4s.experiments.records import METRICS, EpisodeLog, host, markdown_table, strict_json, summarize
 from v4s.experiments.run_dir import RunDirectory
 from v4s.fileio import digest_path, write_text_atomic
@@ -364,9 +364,6 @@ def _run_queue(settings: BenchSettings, dataset_path: Path, episodes: Mapping[st
     finally:
         envs.close()
     return steps, finished
-
-
-store_task_schemas()  # the conf/task group's defaults, before hydra composes
 
 
 @hydra.main(version_base=None, config_path="conf", config_name="bench")

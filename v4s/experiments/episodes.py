@@ -21,11 +21,11 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+import v4s.experiments.conf  # noqa: F401  (stores the conf/task group's defaults before hydra composes)
 from v4s.envs.scenes.spec import SPLIT_SEEDS
 from v4s.envs.tasks.config import TaskConfig
 from v4s.envs.tasks.dataset import ensure_dataset, generate_scene_dataset, task_sim_config
 from v4s.envs.tasks.episodes import LAYOUTS, load_dataset
-from v4s.experiments.conf import store_task_schemas
 from v4s.typed_config import build, require
 
 
@@ -62,9 +62,6 @@ def write_episodes(task: TaskConfig, split: str, num_episodes: int, out: str | P
     else:
         dataset = generate_scene_dataset(task, list(scenes), num_episodes, backend=backend, sim_overrides=sim_values)
     return dataset.save(Path(out) / f"{split}.json.gz", layout=layout)
-
-
-store_task_schemas()  # the conf/task group's defaults, before hydra composes
 
 
 @hydra.main(version_base=None, config_path="conf", config_name="episodes")

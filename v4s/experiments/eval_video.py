@@ -45,10 +45,10 @@ from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 from tqdm import tqdm
 
+import v4s.experiments.conf  # noqa: F401  (stores the conf/task group's defaults before hydra composes)
 from v4s.assets import IDM, VIDEO_MODEL
 from v4s.envs.scenes.spec import SPLIT_SEEDS
 from v4s.envs.tasks.config import task_kind
-from v4s.experiments.conf import store_task_schemas
 from v4s.experiments.records import strict_json
 from v4s.fileio import write_text_atomic
 from v4s.model.boxes import box_centered, detect_box
@@ -231,9 +231,6 @@ def _example(context: np.ndarray, current: np.ndarray, video: np.ndarray, target
 #: the app's defaults: EvalConfig's, less ``task``, which the conf/task group fills with the task's node
 ConfigStore.instance().store(name="eval_video_schema",
                              node={f.name: f.default for f in fields(EvalConfig) if f.name != "task"})
-
-
-store_task_schemas()  # the conf/task group's defaults, before hydra composes
 
 
 @hydra.main(version_base=None, config_path="conf", config_name="eval_video")

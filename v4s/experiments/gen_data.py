@@ -59,6 +59,7 @@ from v4s.model.clips import ARRAYS, STRINGS
 from v4s.model.conditioning import context_indices, relative_poses, resize_frames
 from v4s.typed_config import build, require
 
+RUN_ONLY = ("workers",)  #: settings that change how clips are made, not which: left out of the manifest
 MIN_BOX = 4  #: pixels, at the output resolution
 BOX_THICKNESS = 2  #: pixels, at the output resolution (thick enough to survive the VAE)
 
@@ -225,22 +226,35 @@ def generate(cfg: GenDataConfig, progress: bool = True) -> Path:
                   if not _current_shard(out / task_name / f"{scene_id}.npz")]
         bar = tqdm(total=len(by_scene), initial=len(by_scene) - len(houses), disable=not progress,
                    desc=f"{task_name} clips ({cfg.split})", unit="house")
-        if cfg.workers == 1 or len(houses) <= 1:
-            oracle = OracleAgent(env.sim_config)
-            for house in houses:
-                _write_shard(env, oracle, cfg, *house)
-                bar.update(1)
-            env.close()
-        else:
-            env.close()
-            context = multiprocessing.get_context("forkserver")
-            with ProcessPoolExecutor(min(cfg.workers, len(houses)), mp_context=context, initializer=_start_worker,
-                                     initargs=(task_name, cfg, dataset_path)) as pool:
-                for done in as_completed([pool.submit(_worker_shard, *house) for house in houses]):
-                    done.result()  # a worker's error stops the run; the shards written so far are kept
+        try:
+            if cfg.workers == 1 or len(houses) <= 1:
+                oracle = OracleAgent(env.sim_config)
+                for house in houses:
+                    _write_shard(env, oracle, cfg, *house)
                     bar.update(1)
-        bar.close()
+            else:
+                env.close()
+                _write_shards_in_workers(task_name, cfg, dataset_path, houses, bar)
+        finally:
+            env.close()
+            bar.close()
     return write_manifest(out, cfg)
+
+
+def _write_shards_in_workers(task_name: str, cfg: GenDataConfig, dataset_path: Path, houses: list, bar: tqdm) -> None:
+    """The houses' shards from ``cfg.workers`` processes. A worker's error stops the run at once (the houses
+    not started are cancelled); the shards written so far are kept, and a rerun goes on from them."""
+    context = multiprocessing.get_context("forkserver")
+    pool = ProcessPoolExecutor(min(cfg.workers, len(houses)), mp_context=context, initializer=_start_worker,
+                               initargs=(task_name, cfg, dataset_path))
+    try:
+        for done in as_completed([pool.submit(_worker_shard, *house) for house in houses]):
+            done.result()
+            bar.update(1)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _clip_env(task_name: str, cfg: GenDataConfig, dataset_path: Path | None = None) -> NavEnv:
@@ -296,7 +310,7 @@ def write_manifest(out: Path, cfg: GenDataConfig) -> Path:
             shards.append({"path": str(path.relative_to(out)), "task": str(data["task"][0]),
                            "num_clips": int(len(data["task"]))})
     manifest = {"format": "v4s-clips-v1", "config": {k: (list(v) if isinstance(v, tuple) else v)
-                                                     for k, v in cfg.__dict__.items()},
+                                                     for k, v in cfg.__dict__.items() if k not in RUN_ONLY},
                 "num_clips": sum(s["num_clips"] for s in shards), "shards": shards}
     path = out / "manifest.json"
     write_text_atomic(path, json.dumps(manifest, indent=1))

@@ -91,7 +91,9 @@ def _row(run: Run, root: Path) -> str | None:
 
 def _hosts(hosts: dict[str, int], num_episodes: int) -> str:
     """Which machines a row's episodes ran on (its seconds depend on it), with counts when it is more than one."""
-    counts = {_short_host(h): n for h, n in hosts.items()}
+    counts: dict[str, int] = {}
+    for name, n in hosts.items():  # hosts that differ only in what the short name drops count together
+        counts[_short_host(name)] = counts.get(_short_host(name), 0) + n
     if num_episodes > sum(hosts.values()):
         counts["not recorded"] = num_episodes - sum(hosts.values())
     if len(counts) == 1:
@@ -124,7 +126,7 @@ def _targets(root: Path) -> str:
         s = _summary(by_name[name], root)
         other = _summary(by_name[minus], root) if minus else None
         if s is None or (minus and other is None):
-            lines.append(f"| {label} | (not run yet) | – | {target:.2f} | – |")
+            lines.append(f"| {label} | (not run yet) | – | at least {target:.2f} | – |")
             continue
         value = s[key] - (other[key] if other else 0.0)
         episodes = f"{s['num_episodes']}" + (f" and {other['num_episodes']}" if other else "")

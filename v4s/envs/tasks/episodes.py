@@ -337,7 +337,10 @@ def load_dataset(path: str | Path, task: str | None = None,
     if task is None:
         hints = ("goals_by_category", "category_to_task_category_id")
         object_goals = any(k in data for _, data in [(path, top), *parts] for k in hints)
-        task = next(name for name, kind in TASK_CONFIGS.items() if kind.object_goals == object_goals)
+        task = next((name for name, kind in TASK_CONFIGS.items() if kind.object_goals == object_goals), None)
+        if task is None:
+            raise _Reader(path).fail("top level", f"no task reads episodes {'with' if object_goals else 'without'} "
+                                                  "goals_by_category; name the task")
     object_goals = task_kind(task).object_goals
     categories = tuple(next((d["category_to_task_category_id"] for d in (top, *(d for _, d in parts))
                              if isinstance(d.get("category_to_task_category_id"), dict)), {}))

@@ -1,9 +1,9 @@
 """The hydra config package of the v4s apps.
 
 The yaml files hold only overrides; the defaults live in the dataclasses, stored in hydra's ConfigStore
-as habitat-lab does: each app's module stores its own schema, and the apps with a ``task`` group call
-:func:`store_task_schemas` (``task/<name>_schema``: a TaskConfig's fields, which
-``TaskConfig.from_mapping`` then checks).
+as habitat-lab does: each app's module stores its own schema, and importing this package stores the
+``task`` group's (``task/<name>_schema``: a TaskConfig's fields, which ``TaskConfig.from_mapping`` then
+checks), so the apps with a task group import it.
 """
 
 from __future__ import annotations
@@ -21,5 +21,4 @@ def store_task_schemas() -> None:
         ConfigStore.instance().store(group="task", name=f"{name}_schema", node=asdict(kind()))
 
 
-
-store_task_schemas()  # for compose() through initialize_config_module("v4s.experiments.conf") as well
+store_task_schemas()
