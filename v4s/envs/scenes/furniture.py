@@ -107,11 +107,6 @@ def rot_y(a: float) -> np.ndarray:
     return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]], dtype=np.float64)
 
 
-def rot_z(a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]], dtype=np.float64)
-
-
 def yaw_quarter(k: int) -> np.ndarray:
     """Exact rotation about +y by k * 90 degrees (maps local +z to +z, +x, -z, -x for k = 0..3)."""
     c, s = [(1, 0), (0, 1), (-1, 0), (0, -1)][k % 4]

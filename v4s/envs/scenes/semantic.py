@@ -96,9 +96,6 @@ class SceneMetadata:
     def generated_by_v4s(self) -> bool:
         return bool(self.generator) and str(self.generator.get("name", "")).startswith("v4s")
 
-    def objects_of(self, category: str) -> list[SceneObject]:
-        return [o for o in self.objects if o.category == category]
-
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"format": SEMANTIC_FORMAT, "scene_id": self.scene_id}
         if self.floor_height is not None:

@@ -255,7 +255,3 @@ def resolve_scene(scene: SceneSpec | str | os.PathLike[str],
     return SceneSpec(scene_id=stem, glb=glb, semantic=semantic if semantic.is_file() else None,
                      collision=None if collision is None or collision.samefile(glb) else collision, **fields)
 
-
-def split_scenes(split: str, num: int, start: int = 0) -> list[SceneSpec]:
-    """Houses ``start .. start+num-1`` of ``split``, generated into the cache as needed."""
-    return [generated_house(scene_id) for scene_id in split_scene_ids(split, num, start)]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -90,11 +89,6 @@ class SimConfig:
         if not isinstance(values, Mapping):
             values = dict(values)
         return build(cls, values, "sim", ignore=("backend", "_target_"))
-
-    @property
-    def steps_per_turn(self) -> float:
-        """How many turns make a full circle."""
-        return 360.0 / self.turn_angle
 
 
 @dataclass
@@ -247,9 +241,3 @@ def heading_vector(yaw: float) -> np.ndarray:
     return np.array([-math.sin(yaw), 0.0, -math.cos(yaw)])
 
 
-def resolve_path(path: str | Path, what: str) -> Path:
-    """Return ``path`` as a Path, raising FileNotFoundError naming ``what`` if it is missing."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise FileNotFoundError(f"{what} not found: {p}")
-    return p

@@ -192,12 +192,6 @@ class EmbeddedSim:
         eye = self._position + np.array([0.0, self.config.sensor_height, 0.0])
         return self._renderer.render(eye, self._yaw)  # type: ignore[union-attr]
 
-    def render_at(self, position: Sequence[float], yaw: float) -> dict[str, Any]:
-        """Render the sensors of an agent standing at ``position`` with ``yaw`` radians, without moving it."""
-        self._check_loaded()
-        eye = np.asarray(position, dtype=np.float64) + np.array([0.0, self.config.sensor_height, 0.0])
-        return self._renderer.render(eye, float(yaw))  # type: ignore[union-attr]
-
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
         """Free this simulator's GL objects; idempotent."""
