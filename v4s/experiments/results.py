@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,9 +92,9 @@ def _row(run: Run, root: Path) -> str | None:
 
 def _hosts(hosts: dict[str, int], num_episodes: int) -> str:
     """Which machines a row's episodes ran on (its seconds depend on it), with counts when it is more than one."""
-    counts: dict[str, int] = {}
+    counts: Counter[str] = Counter()
     for name, n in hosts.items():  # hosts that differ only in what the short name drops count together
-        counts[_short_host(name)] = counts.get(_short_host(name), 0) + n
+        counts[_short_host(name)] += n
     if num_episodes > sum(hosts.values()):
         counts["not recorded"] = num_episodes - sum(hosts.values())
     if len(counts) == 1:

@@ -367,7 +367,8 @@ def load_dataset(path: str | Path, task: str | None = None,
                                           for j, g in enumerate(goals)]
         seen: set[str] = set()
         for i, raw in enumerate(raw_episodes):
-            episode = _episode(r, raw, f"episodes[{i}]", task, categories, goals_by_category, scenes_dir, checked)
+            episode = _episode(r, raw, f"episodes[{i}]", object_goals, categories, goals_by_category, scenes_dir,
+                               checked)
             if episode.episode_id in seen:
                 raise r.fail(f"episodes[{i}].episode_id", f"duplicate episode_id {episode.episode_id!r}")
             seen.add(episode.episode_id)
@@ -377,10 +378,11 @@ def load_dataset(path: str | Path, task: str | None = None,
     return EpisodeDataset(task=task, episodes=episodes, categories=categories)
 
 
-def _episode(r: _Reader, raw: Any, where: str, task: str, categories: tuple[str, ...],
+def _episode(r: _Reader, raw: Any, where: str, object_goals: bool, categories: tuple[str, ...],
              goals_by_category: dict[str, list[ObjectGoal]], scenes_dir: str | os.PathLike[str] | None,
              checked: set[str]) -> NavigationEpisode:
-    """One episode of a file, its scene checked once per dataset (``checked``)."""
+    """One episode of a file, its scene checked once per dataset (``checked``); ``object_goals``: the task's
+    episodes name an object category (ObjectNav-v1), else they carry goal positions."""
     episode_id = str(r.get(raw, "episode_id", where))
     scene_id = r.get(raw, "scene_id", where)
     if not isinstance(scene_id, str):
@@ -398,7 +400,7 @@ def _episode(r: _Reader, raw: Any, where: str, task: str, categories: tuple[str,
                   start_position=r.vector(raw, "start_position", where, 3),
                   start_rotation=r.rotation(raw, "start_rotation", where), info=info,
                   instruction=raw.get("instruction") or {})
-    if task_kind(task).object_goals:
+    if object_goals:
         category = r.get(raw, "object_category", where)
         if categories and category not in categories:
             raise r.fail(f"{where}.object_category", f"unknown category {category!r}; this dataset's categories "
