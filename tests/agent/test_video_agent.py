@@ -199,9 +199,27 @@ def test_stop_rules():
     close = np.stack([frame, boxed, boxed, boxed])
     far = np.stack([frame, frame, frame, frame])
     moving = np.array([1, 1, 1]), np.array([0.9, 0.9, 0.9], np.float32)
-    assert objects.stop_after(_request(), close, *moving)
-    assert not objects.stop_after(_request(), far, *moving)
+    one = np.array([1, 1, 1])[None], np.array([0.9, 0.9, 0.9], np.float32)[None]
+    assert objects.stop_after(_request(), close[None], *one, 0)
+    assert not objects.stop_after(_request(), far[None], *one, 0)
     assert objects.score(_request(), close, *moving, None) > objects.score(_request(), far, *moving, None)
+    # the STOP rule's settings: a box of 24 x 28 px is 16 % of a 64 x 64 frame
+    assert not ObjectGoal(stop_box_area=0.2).stop_after(_request(), close[None], *one, 0)
+    late = np.stack([frame, frame, boxed, boxed])  # the box only from the second imagined frame on
+    assert not objects.stop_after(_request(), late[None], *one, 0)
+    assert ObjectGoal(stop_frames=1).shows_goal_close(close) and not ObjectGoal(stop_frames=1).shows_goal_close(late)
+    # votes: the best candidate (0) shows no box, one of the other two does
+    three = np.stack([far, close, far]), np.repeat(one[0], 3, 0), np.repeat(one[1], 3, 0)
+    assert not objects.stop_after(_request(), three[0], *three[1:], 0)
+    assert ObjectGoal(stop_votes=1).stop_after(_request(), three[0], *three[1:], 0)
+    assert not ObjectGoal(stop_votes=2).stop_after(_request(), three[0], *three[1:], 0)
+    # standing still while a box is in view stops too, whatever its size
+    small = np.stack([frame] + [draw_box(frame, (28, 28, 36, 36), thickness=2)] * 3)
+    still = np.array([[0, 1, 1]]), np.array([[0.9, 0.9, 0.9]], np.float32)
+    assert objects.stop_after(_request(), small[None], *still, 0) and not objects.stop_after(_request(), small[None], *one, 0)
+    for bad in ({"stop_box_area": 1.5}, {"stop_frames": 0}, {"stop_votes": -1}):
+        with pytest.raises(ValueError, match=f"agent.{next(iter(bad))}"):
+            ObjectGoal(**bad)
 
 
 @pytest.fixture(scope="module")

@@ -222,5 +222,10 @@ def test_the_video_agent_is_fingerprinted_by_its_checkpoints(tmp_path):
     assert by_goal["settings"]["pose_instruction"] == "goal"
     geometric = _settings(tmp_path, agent="video", agent_kwargs={"extractor": "geometric"}).fingerprint()["agent"]
     assert set(geometric["checkpoints"]) == {"checkpoint"}
+    # a setting only another task reads is left out: ObjectNav's STOP rule does not decide a PoseNav run
+    votes = {"stop_votes": 2}
+    assert _settings(tmp_path, agent="video", agent_kwargs=votes).fingerprint()["agent"] == fingerprint
+    objectnav = _settings(tmp_path, task="objectnav", agent="video", agent_kwargs=votes).fingerprint()["agent"]
+    assert objectnav["settings"]["stop_votes"] == 2 and "pose_instruction" not in objectnav["settings"]
     with pytest.raises(FileNotFoundError, match=f"agent.checkpoint: no checkpoint at {tmp_path / 'nowhere'}"):
         _settings(tmp_path, agent="video", agent_kwargs={"checkpoint": str(tmp_path / "nowhere")}).fingerprint()

@@ -45,12 +45,13 @@ def make_agent(name: str, sim_config: SimConfig, task: TaskConfig, num_envs: int
     return cls(sim_config, task, num_envs=num_envs, **kwargs)
 
 
-def agent_fingerprint(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """What of agent ``name`` with settings ``kwargs`` decides its results: every setting (the constructor's
-    defaults filled in, so a changed default shows), less those an agent lists as not changing results
-    (``RUN_ONLY_SETTINGS``, e.g. threads) and those added later that are at the value which does what the agent
-    did before them (``LATER_SETTINGS``: a run recorded before a setting existed still resumes), plus the digests
-    of the checkpoints it loads (``checkpoints()``)."""
+def agent_fingerprint(name: str, kwargs: dict[str, Any], task: TaskConfig | None = None) -> dict[str, Any]:
+    """What of agent ``name`` with settings ``kwargs`` on ``task`` decides its results: every setting (the
+    constructor's defaults filled in, so a changed default shows), less those an agent lists as not changing results
+    (``RUN_ONLY_SETTINGS``, e.g. threads), those ``task`` does not read (``settings_ignored_by(task)``, e.g. another
+    task's STOP rule) and those added later that are at the value which does what the agent did before them
+    (``LATER_SETTINGS``: a run recorded before a setting existed still resumes), plus the digests of the
+    checkpoints it loads (``checkpoints()``)."""
     cls = agent_class(name)
     parameters = inspect.signature(cls.__init__).parameters
     unknown = sorted(set(kwargs) - set(parameters) - set(_FROM_THE_BENCH))
@@ -62,6 +63,9 @@ def agent_fingerprint(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     settings.update(kwargs)
     for key in getattr(cls, "RUN_ONLY_SETTINGS", ()):
         settings.pop(key, None)
+    if task is not None and hasattr(cls, "settings_ignored_by"):
+        for key in cls.settings_ignored_by(task):
+            settings.pop(key, None)
     for key, before in getattr(cls, "LATER_SETTINGS", {}).items():
         if key in settings and settings[key] == before:
             del settings[key]

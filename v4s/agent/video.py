@@ -43,6 +43,7 @@ from v4s.envs.tasks.config import TaskConfig
 from v4s.geometry import wrap_angle
 from v4s.model.conditioning import context_indices, resize_depth, resize_frames
 from v4s.planner import PlanRequest, RecedingHorizonPlanner, load_idm, make_extractor, objective_for
+from v4s.planner.objectives import OBJECT_STOP, settings_ignored_by
 
 IMAGE_KEYS = ("rgb", "depth", "semantic")
 
@@ -97,6 +98,10 @@ class VideoAgent:
         history_frames: how many of those may be the agent's own earlier views.
         recover_blocked: a forward step that did not move the agent (by gps) ends the plan with a turn
             towards the side its depth sees further, and a replan (see the module's docstring).
+        stop_box_area, stop_frames, stop_votes: ObjectNav's STOP rule (:class:`~v4s.planner.objectives.ObjectGoal`):
+            STOP when the first ``stop_frames`` imagined frames hold a centred red box of at least
+            ``stop_box_area`` of the frame, in the best candidate (``stop_votes=0``) or in at least
+            ``stop_votes`` of the K. PoseNav stops by odometry and ignores them.
         seed: seeds the sampling noise, per episode id.
         threads: torch CPU threads (0: torch's default).
     """
@@ -105,7 +110,14 @@ class VideoAgent:
     RUN_ONLY_SETTINGS = ("threads",)  #: settings that do not change results (left out of a run's fingerprint)
     #: settings added after runs were recorded, with the value that does what the agent did before them (left
     #: out of a run's fingerprint at that value, so that those runs resume)
-    LATER_SETTINGS = {"pose_instruction": None, "recover_blocked": False, "schedule": "scheduler"}
+    LATER_SETTINGS = {"pose_instruction": None, "recover_blocked": False, "schedule": "scheduler",
+                      "stop_box_area": 0.06, "stop_frames": 2, "stop_votes": 0}
+
+    @staticmethod
+    def settings_ignored_by(task: TaskConfig) -> set[str]:
+        """The settings ``task`` does not read (left out of a run's fingerprint): the other tasks' objectives'
+        own, e.g. ObjectNav's STOP rule on PoseNav."""
+        return settings_ignored_by(task)
 
     @staticmethod
     def checkpoints(settings: Mapping[str, object]) -> dict[str, str]:
@@ -119,7 +131,9 @@ class VideoAgent:
                  idm: str | None = None, num_candidates: int = 4, num_inference_steps: int = 3,
                  guidance_scale: float = 2.0, replan_every: int = 8, context: str = "real", extractor: str = "idm",
                  pose_instruction: str | None = None, context_frames: int = 8, history_frames: int = 2,
-                 recover_blocked: bool = False, schedule: str = "scheduler", seed: int = 0, threads: int = 0):
+                 recover_blocked: bool = False, schedule: str = "scheduler",
+                 stop_box_area: float = OBJECT_STOP["stop_box_area"], stop_frames: int = OBJECT_STOP["stop_frames"],
+                 stop_votes: int = OBJECT_STOP["stop_votes"], seed: int = 0, threads: int = 0):
         from v4s.model.pipeline import ContextGuidedVideoPipeline
 
         if context not in ("real", "noise"):
@@ -145,7 +159,9 @@ class VideoAgent:
             raise ValueError(f"agent.pose_instruction=goal: the checkpoint {checkpoint or VIDEO_MODEL} was not trained "
                              "with goal poses (its transformer has no goal_dim); use pose_instruction=trajectory")
         goal_mode = self.pipeline.goals_supported if pose_instruction is None else pose_instruction == "goal"
-        self.objective = objective_for(task, sim_config, goal_conditioned=goal_mode)
+        self.objective = objective_for(task, sim_config, goal_conditioned=goal_mode,
+                                       object_stop={"stop_box_area": stop_box_area, "stop_frames": stop_frames,
+                                                    "stop_votes": stop_votes})
         self.planner = RecedingHorizonPlanner(self.pipeline, self.extractor, self.objective, num_candidates,
                                               num_inference_steps, guidance_scale, replan_every,
                                               sim_config.turn_angle, seed, schedule)

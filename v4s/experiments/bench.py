@@ -113,7 +113,7 @@ class BenchSettings:
                        "scenes": {sid: _scene_digest(resolve_scene(sid, self.sim.scenes_dir)) for sid in scene_ids}}
         return {"v4s": v4s.__version__, "task": asdict(self.task),
                 "sim": {k: v for k, v in asdict(self.sim).items() if k not in SIM_RUN_ONLY}, "backend": self.backend,
-                "agent": agent_fingerprint(self.agent, self.agent_kwargs), "split": self.split, "dataset": dataset}
+                "agent": agent_fingerprint(self.agent, self.agent_kwargs, self.task), "split": self.split, "dataset": dataset}
 
 
 def _scene_digest(spec: SceneSpec) -> str:

@@ -63,16 +63,37 @@ class PlanRequest:
     generator: Any = None
 
 
+#: ObjectNav's STOP rule as the agent ships it (the video agent's settings of the same names)
+OBJECT_STOP = {"stop_box_area": 0.06, "stop_frames": 2, "stop_votes": 0}
+
+
 class ObjectGoal:
-    """ObjectNav's objective (see the module docstring)."""
+    """ObjectNav's objective (see the module docstring).
+
+    Args:
+        stop_box_area: the least area of the red box that counts as close, as a share of the frame.
+        stop_frames: how many of the first imagined frames must show it close (centred and that large).
+        stop_votes: 0: the best candidate's frames decide; m: STOP when at least m of the K candidates show it.
+        stop_confidence: the extractor's least confidence in "no motion" that stops while a box is in view.
+        center_region: the central share of the frame's width where a box counts as centred.
+    """
 
     text_instruction = True
     reads_rollout = False  #: whether :meth:`conditions` needs the actions read from the frames imagined so far
+    AGENT_SETTINGS = tuple(OBJECT_STOP)  #: the video agent's settings that only this objective reads
 
-    def __init__(self, stop_box_area: float = 0.06, stop_frames: int = 2, stop_confidence: float = 0.6,
-                 center_region: float = 0.5):
+    def __init__(self, stop_box_area: float = OBJECT_STOP["stop_box_area"],
+                 stop_frames: int = OBJECT_STOP["stop_frames"], stop_votes: int = OBJECT_STOP["stop_votes"],
+                 stop_confidence: float = 0.6, center_region: float = 0.5):
+        if not 0 <= stop_box_area < 1:
+            raise ValueError(f"agent.stop_box_area must be in [0, 1) (a share of the frame), got {stop_box_area}")
+        if stop_frames < 1:
+            raise ValueError(f"agent.stop_frames must be at least 1, got {stop_frames}")
+        if stop_votes < 0:
+            raise ValueError(f"agent.stop_votes must be 0 (the best candidate decides) or a count, got {stop_votes}")
         self.stop_box_area = stop_box_area
         self.stop_frames = stop_frames
+        self.stop_votes = stop_votes
         self.stop_confidence = stop_confidence
         self.center_region = center_region
 
@@ -100,13 +121,26 @@ class ObjectGoal:
         growing = float(len(area) > 1 and area[-1] > area[0])
         return present + 0.5 * centred + 0.25 * growing + 0.5 * float(np.mean(confidence))
 
-    def stop_after(self, request: PlanRequest, video: np.ndarray, actions: np.ndarray,
-                   confidence: np.ndarray) -> bool:
+    def shows_goal_close(self, video: np.ndarray) -> bool:
+        """Whether the first ``stop_frames`` imagined frames of ``video`` (F + 1, H, W, 3; the current view first)
+        all hold a centred red box of at least ``stop_box_area`` of the frame."""
         h, w = video.shape[1:3]
         early = self._boxes(video[: self.stop_frames + 1])
-        close = all(b is not None and box_centered(b, w, self.center_region)
-                    and (b[2] - b[0]) * (b[3] - b[1]) >= self.stop_box_area * h * w for b in early)
-        still = actions[0] == NO_MOTION and confidence[0] >= self.stop_confidence and early[0] is not None
+        return all(b is not None and box_centered(b, w, self.center_region)
+                   and (b[2] - b[0]) * (b[3] - b[1]) >= self.stop_box_area * h * w for b in early)
+
+    def stop_after(self, request: PlanRequest, videos: np.ndarray, actions: np.ndarray, confidence: np.ndarray,
+                   best: int) -> bool:
+        """STOP after imagining ``videos`` (K, F + 1, H, W, 3), their read actions and confidences (K, F), the best
+        one ``best``: when the goal shows close (:meth:`shows_goal_close`) in the best candidate, or with
+        ``stop_votes`` m > 0 in at least m of the K; or when the best one reads as no motion at its start, with
+        confidence, while a box is in view."""
+        if self.stop_votes:
+            close = sum(self.shows_goal_close(video) for video in videos) >= self.stop_votes
+        else:
+            close = self.shows_goal_close(videos[best])
+        still = (actions[best][0] == NO_MOTION and confidence[best][0] >= self.stop_confidence
+                 and detect_box(videos[best][1]) is not None)
         return close or still
 
 
@@ -124,6 +158,7 @@ class PoseGoal:
     """
 
     text_instruction = False
+    AGENT_SETTINGS = ("pose_instruction",)  #: the video agent's settings that only this objective reads
 
     def __init__(self, forward_step: float, turn_angle: float, success_distance: float,
                  heading_tolerance: float | None = None, spread: float = 30.0, agreement_weight: float = 0.5,
@@ -222,23 +257,40 @@ class PoseGoal:
             return -miss + self.agreement_weight * float(np.mean(confidence))
         return -miss + self.agreement_weight * float(np.mean((actions == commanded) * confidence))
 
-    def stop_after(self, request: PlanRequest, video: np.ndarray, actions: np.ndarray,
-                   confidence: np.ndarray) -> bool:
+    def stop_after(self, request: PlanRequest, videos: np.ndarray, actions: np.ndarray, confidence: np.ndarray,
+                   best: int) -> bool:
         return False  # odometry decides, before planning
 
 
-def objective_for(task: Any, sim_config: Any, goal_conditioned: bool = False) -> ObjectGoal | PoseGoal:
-    """The objective of a task config (``ObjectNavConfig`` or ``PoseNavConfig``) for an agent with ``sim_config``;
-    ``goal_conditioned``: the model takes a goal pose (PoseNav's goal mode)."""
-    objectives = {
-        "objectnav": lambda: ObjectGoal(center_region=getattr(task, "center_region", 0.5)),
-        "posenav": lambda: PoseGoal(sim_config.forward_step_size, sim_config.turn_angle, task.success_distance,
-                                    getattr(task, "heading_tolerance", None), goal_conditioned=goal_conditioned),
-    }
-    if task.name not in objectives:
+#: the objective of each task, by the task config's name
+OBJECTIVES: dict[str, type] = {"objectnav": ObjectGoal, "posenav": PoseGoal}
+
+
+def objective_class(task: Any) -> type:
+    """The objective class of a task config; an unknown task is an error naming ``task.name``."""
+    if task.name not in OBJECTIVES:
         raise ValueError(f"task.name: the planner has no objective for task {task.name!r}; "
-                         f"it knows {sorted(objectives)}")
-    return objectives[task.name]()
+                         f"it knows {sorted(OBJECTIVES)}")
+    return OBJECTIVES[task.name]
 
 
-__all__ = ["ObjectGoal", "PlanRequest", "PoseGoal", "objective_for"]
+def settings_ignored_by(task: Any) -> set[str]:
+    """The video agent's settings that ``task`` does not read: the other tasks' objectives' own."""
+    return {s for cls in OBJECTIVES.values() for s in cls.AGENT_SETTINGS} - set(objective_class(task).AGENT_SETTINGS)
+
+
+def objective_for(task: Any, sim_config: Any, goal_conditioned: bool = False,
+                  object_stop: dict[str, Any] | None = None) -> ObjectGoal | PoseGoal:
+    """The objective of a task config (``ObjectNavConfig`` or ``PoseNavConfig``) for an agent with ``sim_config``;
+    ``goal_conditioned``: the model takes a goal pose (PoseNav's goal mode); ``object_stop``: the settings of
+    :class:`ObjectGoal`'s STOP rule (``stop_box_area``, ``stop_frames``, ``stop_votes``), which a task that stops
+    by odometry ignores."""
+    cls = objective_class(task)
+    if cls is ObjectGoal:
+        return ObjectGoal(center_region=getattr(task, "center_region", 0.5), **(object_stop or {}))
+    return PoseGoal(sim_config.forward_step_size, sim_config.turn_angle, task.success_distance,
+                    getattr(task, "heading_tolerance", None), goal_conditioned=goal_conditioned)
+
+
+__all__ = ["OBJECTIVES", "OBJECT_STOP", "ObjectGoal", "PlanRequest", "PoseGoal", "objective_class", "objective_for",
+           "settings_ignored_by"]

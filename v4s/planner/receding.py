@@ -174,7 +174,7 @@ class RecedingHorizonPlanner:
             best = int(np.argmax(scores))
             plan = Plan(actions=[], video=videos[best], scores=[round(float(s), 4) for s in scores], dropped=dropped,
                         imagined=True)
-            if self.objective.stop_after(request, videos[best], actions[best], confidence[best]):
+            if self.objective.stop_after(request, videos, actions, confidence, best):
                 plan.actions = [STOP]
             else:
                 moves = [int(a) for a in actions[best][: self.replan_every] if a != NO_MOTION]
