@@ -8,6 +8,7 @@ import pytest
 
 from v4s.experiments.records import EpisodeLog, host
 from v4s.experiments.results import _hosts, _short_host, main, run_one, runs, write_table
+from v4s.experiments.run_dir import RunConflictError
 
 
 def test_the_table_is_written_from_the_runs_and_marks_unfinished_ones(tmp_path, monkeypatch):
@@ -64,3 +65,21 @@ def test_the_targets_table_says_by_how_much_each_target_is_missed(tmp_path):
     assert row["PoseNav success"] == "| PoseNav success | (not run yet) | – | at least 0.60 | – |"
     # the ablation's K=4 row is the headline run's first 50 episodes: 0.25 real against 0.0 noise, met
     assert row["ObjectNav success, real context minus noise context"].endswith("| 0.250 | 4 and 2 | at least 0.20 | met |")
+
+
+def test_replace_stale_starts_afresh_only_a_run_recorded_under_another_fingerprint(tmp_path):
+    oracle = next(r for r in runs() if r.name == "oracle-posenav")
+    short = type(oracle)(**{**oracle.__dict__, "num_episodes": 2})
+    out = tmp_path / "runs" / "oracle-posenav"
+    run_one(short, tmp_path / "runs")
+    run_one(short, tmp_path / "runs", replace_stale=True)  # the same fingerprint: resumed, nothing set aside
+    assert not list(out.glob("replaced-*"))
+    record = json.loads((out / "run.json").read_text())
+    record["fingerprint"]["v4s"] = "0.0.1"  # as if recorded by an older v4s
+    (out / "run.json").write_text(json.dumps(record))
+    with pytest.raises(RunConflictError, match="v4s: '0.0.1'"):
+        run_one(short, tmp_path / "runs")
+    run_one(short, tmp_path / "runs", replace_stale=True)
+    (aside,) = out.glob("replaced-*")
+    assert len(EpisodeLog(aside / "episodes.jsonl")) == 2 and len(EpisodeLog(out / "episodes.jsonl")) == 2
+    assert json.loads((out / "run.json").read_text())["fingerprint"]["v4s"] != "0.0.1"

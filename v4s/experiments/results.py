@@ -11,11 +11,18 @@ and marked so.
     python -m v4s.experiments.results              # run what is missing, then write the table
     python -m v4s.experiments.results --table-only # write the table from what has run
     python -m v4s.experiments.results --only video-objectnav,video-posenav
+    python -m v4s.experiments.results --only video-objectnav --replace-stale
+
+A run whose recorded fingerprint differs from what its command now asks (a changed default, a new
+checkpoint) refuses to resume, naming the fields; ``--replace-stale`` starts such runs afresh instead,
+keeping the old episodes in the run's ``replaced-<UTC time>/`` folder. It resumes the others, so it can
+be passed again after a kill.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -24,7 +31,8 @@ from pathlib import Path
 from hydra import compose, initialize_config_module
 
 from v4s.experiments.bench import run_bench, settings_from_config
-from v4s.experiments.records import EpisodeLog, format_figure, summarize
+from v4s.experiments.records import EpisodeLog, format_figure, strict_json, summarize
+from v4s.experiments.run_dir import RunDirectory, differences
 from v4s.fileio import write_text_atomic
 
 COMMAND = "python -m v4s.experiments.results"
@@ -58,11 +66,21 @@ def runs() -> list[Run]:
     return out
 
 
-def run_one(run: Run, root: Path) -> None:
+def run_one(run: Run, root: Path, replace_stale: bool = False) -> None:
     with initialize_config_module(config_module="v4s.experiments.conf", version_base=None):
         cfg = compose(config_name="bench", overrides=[*run.overrides, "split=test",
                                                       f"num_episodes={run.num_episodes}", f"out={root / run.name}"])
-    run_bench(settings_from_config(cfg))
+    settings = settings_from_config(cfg)
+    if replace_stale:
+        settings.resume = not _stale(settings)
+    run_bench(settings)
+
+
+def _stale(settings) -> bool:
+    """Whether the run dir holds results recorded under another fingerprint than ``settings``'s."""
+    run_dir = RunDirectory(settings.out)
+    recorded = run_dir.recorded() if run_dir.has_results() else None
+    return recorded is not None and bool(differences(recorded, json.loads(strict_json(settings.fingerprint()))))
 
 
 def _summary(run: Run, root: Path) -> dict | None:
@@ -186,6 +204,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", default="docs/results", help="directory of the runs (tracked by git, so that an "
                         "evaluation spans sessions and its per-episode logs are part of the record)")
     parser.add_argument("--out", default="docs/results.md")
+    parser.add_argument("--replace-stale", action="store_true", help="start afresh the runs recorded under another "
+                        "fingerprint (their old episodes kept in replaced-<time>/) instead of refusing them")
     args = parser.parse_args(argv)
     root = Path(args.root)
     names = {r.name for r in runs()}
@@ -196,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.table_only:
         for run in runs():
             if (not only or run.name in only) and not run.directory:
-                run_one(run, root)
+                run_one(run, root, args.replace_stale)
                 write_table(root, Path(args.out))
     print(write_table(root, Path(args.out)), end="")
 
