@@ -64,6 +64,12 @@ def test_objectnav_reports_box_rates_beside_the_ground_truth(clips_dir, pipe, tm
     assert summary["box_centered_rate_any"] >= summary["box_centered_rate"]
     rows = [json.loads(line) for line in (tmp_path / "clips.jsonl").read_text().splitlines()]
     assert all(r["box_rate_any"] or not r["box_rate"] for r in rows)  # per clip: 0 or 1
+    # the next frame's grounding counts each clip once: in the recall where its true next frame holds the box,
+    # else in the false-box rate
+    assert all((r["next_box_recall"] is None) != (r["next_box_false_rate"] is None) for r in rows)
+    for key in ("next_box_recall", "next_box_false_rate"):
+        counted = [r[key] for r in rows if r[key] is not None]
+        assert summary[key] == (pytest.approx(np.mean(counted)) if counted else None)
 
 
 def test_candidates_share_the_batch_and_candidate_zero_matches_a_single_sample(clips_dir, pipe, tmp_path):

@@ -15,8 +15,8 @@ from v4s.envs.tasks.config import TaskConfig
 from v4s.experiments.gen_data import GenDataConfig, generate
 from v4s.experiments.idm import PairsConfig
 from v4s.experiments.train import TrainConfig
-from v4s.model.boxes import detect_box
-from v4s.model.clips import ClipFileError, load_clips
+from v4s.model.boxes import BOX_COLOR, detect_box, outline_mask
+from v4s.model.clips import ClipFileError, flip, load_clips
 from v4s.model.conditioning import relative_poses
 from v4s.planner import PlanRequest
 from v4s.planner.objectives import objective_for
@@ -67,6 +67,12 @@ def test_objectnav_targets_carry_boxes(clips_dir):
     for box, was_drawn in zip(found, drawn):
         assert (box is not None) == bool(was_drawn)
     assert not any(detect_box(c) for c in clips["current"][:2])  # observations never carry the box
+    # the stored box is the outline drawn on the frame (the training loss weights its pixels), mirrored with it
+    for frames in (clips, flip(clips)):
+        mask, some = outline_mask(frames["boxes"], frames["target"].shape[-2]), frames["boxes"][..., 0] >= 0
+        assert some.any() and mask[some].any(axis=(1, 2)).all()
+        assert not mask[~some].any()
+        assert (frames["target"][mask] == BOX_COLOR).all()
 
 
 def test_generation_is_deterministic_and_resumes(clips_dir, tmp_path):

@@ -76,6 +76,7 @@ def test_val_loss_of_a_batch_mixing_objectnav_and_posenav_is_finite(tmp_path):
     val = LatentClips(context=torch.randn(4, 4, 4, 8, 8, generator=g), current=torch.randn(4, 4, 1, 8, 8, generator=g),
                       target=torch.randn(4, 4, 3, 8, 8, generator=g), context_index=torch.tensor([[0, 5, 9, 20]] * 4),
                       pose=torch.randn(4, 3, 4, generator=g), goal=torch.zeros(4, 4),
+                      boxes=torch.tensor([[[-1] * 4] * 3, [[20, 20, 44, 44]] * 3] * 2),
                       instruction=["", "Find the bed.", "", "Find the plant."],
                       task=["posenav", "objectnav", "posenav", "objectnav"])
     cfg = TrainConfig(batch_size=4)  # one val batch holding both tasks

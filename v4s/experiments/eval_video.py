@@ -10,7 +10,10 @@ Open-loop evaluation of a video model on clips of houses it never trained on:
   oracle's.
 - ObjectNav: ``box_rate`` is the share of clips whose final imagined frame holds a red box,
   ``box_centered_rate`` the share whose box is centred; ``gt_box_rate`` and
-  ``gt_box_centered_rate`` are the same rates on the ground-truth clips.
+  ``gt_box_centered_rate`` are the same rates on the ground-truth clips. ``next_box_recall`` is the
+  share of the clips whose true next frame holds the box where the imagined next frame holds one too,
+  ``next_box_false_rate`` the share of the others where it holds one all the same: the grounding that
+  the agent's STOP reads (None when no clip counts).
 
 With ``num_candidates=K`` the model samples K videos per clip in one batch (the paper's
 several candidates). Candidate 0 gives the figures above; ObjectNav adds ``box_rate_any`` and
@@ -118,10 +121,14 @@ def _pose_figures(videos: np.ndarray, target: np.ndarray, current: np.ndarray) -
 def _box_figures(videos: np.ndarray, target: np.ndarray, current: np.ndarray) -> dict:
     width = videos.shape[3]
     boxes, gt = [detect_box(v[-1]) for v in videos], detect_box(target[-1])
+    drawn, due = detect_box(videos[0][0]) is not None, detect_box(target[0]) is not None  # the next frame's
     return {"box_rate": boxes[0] is not None, "box_centered_rate": box_centered(boxes[0], width),
             "gt_box_rate": gt is not None, "gt_box_centered_rate": box_centered(gt, width),
             "box_rate_any": any(b is not None for b in boxes),
-            "box_centered_rate_any": any(box_centered(b, width) for b in boxes)}
+            "box_centered_rate_any": any(box_centered(b, width) for b in boxes),
+            # the grounding that ObjectNav's STOP reads: a box in the imagined next frame where the true one has
+            # one (recall), and where it has none (false boxes); None where the clip does not count
+            "next_box_recall": float(drawn) if due else None, "next_box_false_rate": None if due else float(drawn)}
 
 
 #: task -> (the pipeline's conditions of clip i, the clip's figures from its K videos); the one place that knows tasks
@@ -208,13 +215,18 @@ def evaluate(cfg: EvalConfig, pipe: ContextGuidedVideoPipeline | None = None) ->
                "pose_instruction": cfg.pose_instruction,
                "checkpoint": cfg.checkpoint, "num_candidates": cfg.num_candidates, "num_inference_steps": cfg.num_inference_steps,
                "guidance_scale": cfg.guidance_scale,
-               **{k: round(float(np.mean([r[k] for r in rows])), 4) for k in keys},
+               **{k: _mean([r[k] for r in rows if r[k] is not None]) for k in keys},
                "seconds_per_clip": round((time.time() - start) / max(1, len(rows)), 3)}
     write_text_atomic(out / "summary.json", strict_json(summary, indent=2) + "\n")
     write_text_atomic(out / "clips.jsonl", "".join(strict_json(r) + "\n" for r in rows))
     if examples:
         Image.fromarray(np.concatenate(examples, 0)).save(out / "examples.png")
     return summary
+
+
+def _mean(values: list[float]) -> float | None:
+    """The mean of a figure over the clips it counts on (4 decimals), or None where it counts on none."""
+    return round(float(np.mean(values)), 4) if values else None
 
 
 def _example(context: np.ndarray, current: np.ndarray, video: np.ndarray, target: np.ndarray,

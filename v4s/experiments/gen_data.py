@@ -54,14 +54,13 @@ from v4s.envs.tasks.dataset import ensure_dataset
 from v4s.envs.tasks.episodes import PoseGoal
 from v4s.envs.tasks.tour import house_tour, render_poses
 from v4s.fileio import atomic_path, write_text_atomic
-from v4s.model.boxes import draw_box
+from v4s.model.boxes import BOX_THICKNESS, draw_box
 from v4s.model.clips import ARRAYS, STRINGS
 from v4s.model.conditioning import context_indices, relative_poses, resize_frames
 from v4s.typed_config import build, require
 
 RUN_ONLY = ("workers",)  #: settings that change how clips are made, not which: left out of the manifest
 MIN_BOX = 4  #: pixels, at the output resolution
-BOX_THICKNESS = 2  #: pixels, at the output resolution (thick enough to survive the VAE)
 
 
 @dataclass

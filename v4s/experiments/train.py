@@ -13,7 +13,9 @@ Reads top to bottom: data, model, loop, checkpoint, log.
   model started from a checkpoint without it gets it added, at zero), else on its target
   poses; the instruction (text, target poses or goal) and the context are dropped independently
   (replaced by the null instruction and by pure noise), for joint classifier-free
-  guidance. An EMA of the weights is what gets saved.
+  guidance. ``box_weight`` w > 0 counts the latent cells under the goal's red box outline in
+  ObjectNav targets 1 + w times (the val loss stays the plain MSE). An EMA of the weights is
+  what gets saved.
 
 Every ``checkpoint_every`` steps the EMA pipeline is saved in diffusers' layout to
 ``out/pipeline`` and the whole training state to ``out/train_state.pt``; a rerun resumes
@@ -43,6 +45,7 @@ from omegaconf import DictConfig, OmegaConf
 from v4s.assets import VIDEO_MODEL
 from v4s.envs.tasks.config import require_tasks, task_kind
 from v4s.fileio import append_csv_row, atomic_path
+from v4s.model.boxes import outline_mask
 from v4s.model.clips import flip, load_clips
 from v4s.model.data import LatentClips, encode_clips
 from v4s.model.pipeline import ContextGuidedVideoPipeline
@@ -79,6 +82,9 @@ class TrainConfig:
     drop_context: float = 0.1
     #: the share of PoseNav clips conditioned on the goal pose instead of the trajectory (models with goal_dim)
     goal_share: float = 0.5
+    #: extra loss weight on the latent cells under the goal's red box in ObjectNav targets (0: plain MSE); the
+    #: box is a thin outline, a few cells of a frame, so the plain loss barely asks the model to draw it
+    box_weight: float = 0.0
     flip: bool = True  #: mirrored clips as augmentation
     checkpoint_every: int = 250
     eval_every: int = 250
@@ -108,6 +114,7 @@ class TrainConfig:
         for name in ("cooldown_to", "ema_decay", "drop_instruction", "drop_context", "goal_share"):
             require(0 <= getattr(self, name) <= 1, name, "in [0, 1]", getattr(self, name))
         require(self.weight_decay >= 0, "weight_decay", "at least 0", self.weight_decay)
+        require(self.box_weight >= 0, "box_weight", "at least 0 (0: plain MSE)", self.box_weight)
         require(self.resolution >= 8, "resolution", "at least 8 pixels", self.resolution)
         require(self.precision in ("auto", "bf16", "fp32"), "precision", "'auto', 'bf16' or 'fp32'", self.precision)
 
@@ -214,7 +221,8 @@ def train_vae(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> None:
 # ---------------------------------------------------------------------- diffusion stage
 def flow_matching_loss(transformer: ContextGuidedWanTransformer, encoder: SmallTextEncoder, batch: dict,
                        cfg: TrainConfig, generator: torch.Generator, device: torch.device) -> torch.Tensor:
-    """MSE between predicted and true velocity on target latents, with condition dropout."""
+    """MSE between predicted and true velocity on target latents, with condition dropout; with ``box_weight`` w,
+    the latent cells under the goal's red box outline (ObjectNav targets) count 1 + w times."""
     x0 = batch["target"][:, :, : cfg.num_frames].to(device)  # the first num_frames targets: the model's horizon
     b = x0.shape[0]
     # logit-normal noise levels (SD3): most training where the flow is hardest, mid-range
@@ -238,7 +246,20 @@ def flow_matching_loss(transformer: ContextGuidedWanTransformer, encoder: SmallT
     pred = transformer(xt, sigma * 1000.0, text, context=context.to(device), current=batch["current"].to(device),
                        context_positions=batch["context_index"].to(device), target_pose=pose.to(device),
                        goal_pose=goal.to(device)).sample
-    return (pred.float() - (noise - x0)).pow(2).mean()
+    error = (pred.float() - (noise - x0)).pow(2)
+    if cfg.box_weight:
+        error = error * (1.0 + cfg.box_weight * box_cells(batch["boxes"][:, : cfg.num_frames], cfg.resolution,
+                                                          x0.shape[-2:]).to(device)[:, None])
+    return error.mean()
+
+
+def box_cells(boxes: torch.Tensor, resolution: int, grid: tuple[int, int]) -> torch.Tensor:
+    """(B, F, h, w) float: 1 on the latent cells whose pixels the goal's red box outline covers in each target
+    frame (``boxes`` (B, F, 4) in pixels of a ``resolution`` frame, x0 = -1 for none), else 0."""
+    mask = torch.from_numpy(outline_mask(boxes.numpy(), resolution)).float()  # (B, F, R, R)
+    b, f = mask.shape[:2]
+    cells = torch.nn.functional.adaptive_max_pool2d(mask.view(b * f, 1, resolution, resolution), tuple(grid))
+    return cells.view(b, f, *grid)
 
 
 def _latents(vae: AutoencoderKL, root: str, cfg: TrainConfig, cache: Path, use_flip: bool,
@@ -394,8 +415,9 @@ def train_diffusion(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> No
 
 @torch.no_grad()
 def _val_loss(ema: torch.nn.ModuleDict, val: LatentClips, cfg: TrainConfig, device: torch.device) -> float:
-    """Loss of the EMA weights on the val clips, with fixed noise and no dropout."""
-    fixed = TrainConfig(**{**cfg.__dict__, "drop_instruction": 0.0, "drop_context": 0.0})
+    """Loss of the EMA weights on the val clips, with fixed noise, no dropout and no box weight."""
+    # the plain MSE (no box weight), so that val losses of runs with and without it compare
+    fixed = TrainConfig(**{**cfg.__dict__, "drop_instruction": 0.0, "drop_context": 0.0, "box_weight": 0.0})
     generator = torch.Generator().manual_seed(1234)
     total, count = 0.0, 0
     for i in range(0, len(val), cfg.batch_size):

@@ -11,10 +11,12 @@ import numpy as np
 from scipy import ndimage
 
 BOX_COLOR = (255, 0, 0)
+BOX_THICKNESS = 2  #: pixels of the training clips' outline, at the model's resolution (thick enough to survive the VAE)
 
 
 def draw_box(frame: np.ndarray, box: tuple[int, int, int, int], thickness: int = 1) -> np.ndarray:
-    """``frame`` (H, W, 3) uint8 with a red outline around ``box`` (x0, y0, x1, y1), end exclusive."""
+    """``frame`` (H, W, 3) uint8 with a red outline around ``box`` (x0, y0, x1, y1), end exclusive (the pixels of
+    :func:`outline_mask`)."""
     out = frame.copy()
     h, w = out.shape[:2]
     x0, y0 = max(0, box[0]), max(0, box[1])
@@ -27,6 +29,18 @@ def draw_box(frame: np.ndarray, box: tuple[int, int, int, int], thickness: int =
     out[y0:y1, x0:x0 + t] = BOX_COLOR
     out[y0:y1, x1 - t:x1] = BOX_COLOR
     return out
+
+
+def outline_mask(boxes: np.ndarray, size: int, thickness: int = BOX_THICKNESS) -> np.ndarray:
+    """(..., size, size) bool: the pixels :func:`draw_box` paints for ``boxes`` (..., 4) (x0, y0, x1, y1, end
+    exclusive; a box with x0 < 0 is none) in a square frame of ``size`` px."""
+    boxes = np.asarray(boxes)
+    x0, y0, x1, y1 = (np.clip(boxes[..., i, None, None], 0, size) for i in range(4))
+    ys, xs = np.arange(size)[:, None], np.arange(size)[None, :]
+    inside = (xs >= x0) & (xs < x1) & (ys >= y0) & (ys < y1)
+    inner = (xs >= x0 + thickness) & (xs < x1 - thickness) & (ys >= y0 + thickness) & (ys < y1 - thickness)
+    drawn = (boxes[..., 0] >= 0) & (x1[..., 0, 0] - x0[..., 0, 0] >= 2) & (y1[..., 0, 0] - y0[..., 0, 0] >= 2)
+    return inside & ~inner & drawn[..., None, None]
 
 
 def red_mask(frame: np.ndarray) -> np.ndarray:

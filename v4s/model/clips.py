@@ -64,7 +64,7 @@ def load_clips(root: str | Path, tasks: tuple[str, ...] | None = None, limit: in
 
 
 def flip(clips: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Mirror every clip left-right: frames flipped, lateral offsets and turns negated,
+    """Mirror every clip left-right: frames and goal boxes flipped, lateral offsets and turns negated,
     turn actions swapped (a mirrored route is as valid as the original)."""
     out = dict(clips)
     for key in ("context", "current", "target"):
@@ -77,6 +77,11 @@ def flip(clips: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     actions = clips["actions"].copy()
     actions[clips["actions"] == 2], actions[clips["actions"] == 3] = 3, 2
     out["actions"] = actions
+    width = clips["target"].shape[-2]
+    boxes = clips["boxes"].copy()  # x0, x1 mirrored about the frame's width; -1 (none) stays
+    some = boxes[..., 0] >= 0
+    boxes[..., 0][some], boxes[..., 2][some] = width - clips["boxes"][..., 2][some], width - clips["boxes"][..., 0][some]
+    out["boxes"] = boxes
     return out
 
 

@@ -20,6 +20,7 @@ class LatentClips:
     context_index: torch.Tensor  #: (N, Fc) tour positions
     pose: torch.Tensor  #: (N, Ft, 4) relative target poses
     goal: torch.Tensor  #: (N, 4) the goal pose relative to the current view (zeros: none)
+    boxes: torch.Tensor  #: (N, Ft, 4) the goal's red box per target frame, pixels (x0, y0, x1, y1); x0 = -1: none
     instruction: list[str]
     task: list[str]
 
@@ -36,6 +37,7 @@ class LatentClips:
         idx = index.tolist()
         return {"context": self.context[index], "current": self.current[index], "target": self.target[index],
                 "context_index": self.context_index[index], "pose": self.pose[index], "goal": self.goal[index],
+                "boxes": self.boxes[index],
                 "instruction": [self.instruction[i] for i in idx], "task": [self.task[i] for i in idx]}
 
 
@@ -47,4 +49,5 @@ def encode_clips(vae: torch.nn.Module, clips: dict[str, np.ndarray], batch_size:
     return LatentClips(context=encode(clips["context"]), current=encode(clips["current"][:, None]),
                        target=encode(clips["target"]), context_index=torch.as_tensor(clips["context_index"]),
                        pose=torch.as_tensor(clips["relative"]), goal=torch.as_tensor(clips["goal"]),
+                       boxes=torch.as_tensor(clips["boxes"].astype(np.int64)),
                        instruction=list(clips["instruction"]), task=list(clips["task"]))
