@@ -63,6 +63,12 @@ class TracingGoal(ObjectGoal):
         return False
 
 
+def _step(info: dict) -> list:
+    """[distance to the goal, x, y, z] after a step; the distance None where no path leads to the goal from there."""
+    distance = float(info["distance_to_goal"])
+    return [distance if np.isfinite(distance) else None, *np.round(info["position"].astype(float), 4).tolist()]
+
+
 def trace(args: argparse.Namespace) -> None:
     task = task_config("objectnav")
     sim = task_sim_config(task)
@@ -83,19 +89,19 @@ def trace(args: argparse.Namespace) -> None:
             obs, info = env.reset(options={"episode_id": episode.episode_id})
             agent.reset(0, EpisodeBrief.from_info(info, task.name, privileged=False))
             tracer.plans = []
-            steps = [[float(info["distance_to_goal"]), *np.round(info["position"].astype(float), 4).tolist()]]
+            steps = [_step(info)]
             over = False
             while not over:
                 tracer.step = len(steps) - 1
                 action = agent.act({k: np.asarray(v)[None] for k, v in obs.items()}, np.ones(1, bool))[0]
                 obs, _, terminated, truncated, info = env.step(int(action))
-                steps.append([float(info["distance_to_goal"]), *np.round(info["position"].astype(float), 4).tolist()])
+                steps.append(_step(info))
                 over = terminated or truncated
             log.append({"episode_id": episode.episode_id, "scene_id": episode.scene_id,
                         "instruction": episode.instruction_text, "success_distance": task.success_distance,
                         "frame_size": agent.resolution, "steps": steps, "plans": tracer.plans})
-            print(f"{episode.episode_id}: {len(steps) - 1} steps, {len(tracer.plans)} plans, "
-                  f"ended {steps[-1][0]:.2f} m from the goal", flush=True)
+            end = "with no path to the goal" if steps[-1][0] is None else f"{steps[-1][0]:.2f} m from the goal"
+            print(f"{episode.episode_id}: {len(steps) - 1} steps, {len(tracer.plans)} plans, ended {end}", flush=True)
     finally:
         env.close()
 
@@ -111,7 +117,7 @@ def replay(episodes: list[dict], area: float, frames: int, votes: int, still: bo
     """Success, SPL, and where the episodes stop under one rule (see the module docstring)."""
     success, spl, stopped, stop_distance = [], [], 0, []
     for ep in episodes:
-        steps = np.asarray(ep["steps"], np.float64)
+        steps = np.asarray([[np.nan if v is None else v for v in step] for step in ep["steps"]], np.float64)
         travelled = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(steps[:, 1:], axis=0), axis=1))])
         d0, size = steps[0, 0], ep["frame_size"]
         end = len(steps) - 1  # no STOP: the step limit
@@ -134,7 +140,8 @@ def replay(episodes: list[dict], area: float, frames: int, votes: int, still: bo
     return {"area": area, "frames": frames, "votes": votes, "still": still, "episodes": len(episodes),
             "success": round(float(np.mean(success)), 3), "spl": round(float(np.mean(spl)), 3),
             "stopped": stopped,
-            "stop_distance_m": round(float(np.mean(stop_distance)), 2) if stop_distance else None}
+            # where a stop was made (where the goal could be reached from: no path counts as no distance)
+            "stop_distance_m": round(float(np.nanmean(stop_distance)), 2) if np.isfinite(stop_distance).any() else None}
 
 
 def box_rates(episodes: list[dict], edges: tuple[float, ...] = (1.0, 2.0, 4.0)) -> dict[str, dict]:
@@ -144,20 +151,27 @@ def box_rates(episodes: list[dict], edges: tuple[float, ...] = (1.0, 2.0, 4.0)) 
     for ep in episodes:
         for plan in ep["plans"]:
             d = ep["steps"][plan["step"]][0]
+            if d is None:  # no path to the goal from there
+                continue
             label = next((f"<= {e:g} m" for e in edges if d <= e), f"> {edges[-1]:g} m")
             bins.setdefault(label, []).extend(float(b[0] is not None) for b in plan["boxes"])
     order = [f"<= {e:g} m" for e in edges] + [f"> {edges[-1]:g} m"]
     return {k: {"candidates": len(bins[k]), "box_rate": round(float(np.mean(bins[k])), 3)} for k in order if k in bins}
 
 
+def _within(ep: dict, step: int) -> bool:
+    """Whether the agent stood within the success distance after ``step`` steps of traced episode ``ep``."""
+    d = ep["steps"][step][0]
+    return d is not None and d <= ep["success_distance"]
+
+
 def rules(args: argparse.Namespace) -> None:
     episodes = [json.loads(line) for path in args.traces for line in Path(path).read_text().splitlines()]
     if not episodes:
         raise SystemExit(f"no episodes in {args.traces}")
-    oracle = np.mean([min(s[0] for s in ep["steps"]) <= ep["success_distance"] for ep in episodes])
+    oracle = np.mean([any(_within(ep, t) for t in range(len(ep["steps"]))) for ep in episodes])
     # a STOP at one of an episode's plans drawn uniformly: what a rule that knows nothing of the goal scores
-    chance = np.mean([np.mean([ep["steps"][plan["step"]][0] <= ep["success_distance"] for plan in ep["plans"]])
-                      for ep in episodes])
+    chance = np.mean([np.mean([_within(ep, plan["step"]) for plan in ep["plans"]]) for ep in episodes])
     print(json.dumps({"episodes": len(episodes), "oracle_success": round(float(oracle), 3),
                       "success_of_a_stop_at_a_random_plan": round(float(chance), 3)}))
     print(json.dumps({"box_in_first_frame_by_distance": box_rates(episodes)}))
