@@ -11,7 +11,8 @@ run that never stops:
   candidate the planner chose. A rerun skips the episodes already there (``--start`` and ``--episodes``
   pick a slice of the split's dataset, so two processes can share the work).
 - ``rules``: replays every rule of a grid (least box area, frames that must show it, votes of the K
-  candidates, with or without the still-while-boxed rule) over the traces: an episode ends at the first
+  candidates; the still-while-boxed rule always on) over the traces, with the objective's own
+  ``ObjectGoal.stop_from_boxes``: an episode ends at the first
   plan where the rule fires, a success when the agent stood within the success distance there, its SPL
   from the path walked so far. Prints one JSON line per rule, best success first (ties: SPL), plus the
   shipped rule's line, after the oracle success of the traced routes, the success of a STOP at a plan
@@ -35,7 +36,6 @@ from pathlib import Path
 
 import numpy as np
 
-from v4s.actions import NO_MOTION
 from v4s.agent.base import EpisodeBrief
 from v4s.agent.video import VideoAgent
 from v4s.envs.nav_env import NavEnv
@@ -43,7 +43,7 @@ from v4s.envs.tasks.config import task_config
 from v4s.envs.tasks.dataset import ensure_dataset, task_sim_config
 from v4s.envs.tasks.episodes import load_dataset
 from v4s.experiments.records import EpisodeLog
-from v4s.model.boxes import box_centered, detect_box
+from v4s.model.boxes import detect_box
 from v4s.planner.objectives import OBJECT_STOP, ObjectGoal
 
 
@@ -106,30 +106,18 @@ def trace(args: argparse.Namespace) -> None:
         env.close()
 
 
-def _close(boxes: list, frames: int, area: float, region: float, size: int) -> bool:
-    early = boxes[:frames]
-    return all(b is not None and box_centered(b, size, region) and (b[2] - b[0]) * (b[3] - b[1]) >= area * size * size
-               for b in early)
-
-
-def replay(episodes: list[dict], area: float, frames: int, votes: int, still: bool, region: float = 0.5,
-           stop_confidence: float = 0.6) -> dict:
-    """Success, SPL, and where the episodes stop under one rule (see the module docstring)."""
+def replay(episodes: list[dict], rule: ObjectGoal) -> dict:
+    """Success, SPL, and where the episodes stop under one rule (see the module docstring): the objective's own
+    :meth:`~v4s.planner.objectives.ObjectGoal.stop_from_boxes` on the traced boxes."""
     success, spl, stopped, stop_distance = [], [], 0, []
     for ep in episodes:
         steps = np.asarray([[np.nan if v is None else v for v in step] for step in ep["steps"]], np.float64)
         travelled = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(steps[:, 1:], axis=0), axis=1))])
-        d0, size = steps[0, 0], ep["frame_size"]
+        d0, size = steps[0, 0], (ep["frame_size"], ep["frame_size"])
         end = len(steps) - 1  # no STOP: the step limit
         for plan in ep["plans"]:
-            best = plan["best"]
-            if votes:
-                close = sum(_close(b, frames, area, region, size) for b in plan["boxes"]) >= votes
-            else:
-                close = _close(plan["boxes"][best], frames, area, region, size)
-            is_still = still and plan["actions"][best][0] == NO_MOTION and \
-                plan["confidence"][best][0] >= stop_confidence and plan["boxes"][best][0] is not None
-            if close or is_still:
+            if rule.stop_from_boxes(plan["boxes"], np.asarray(plan["actions"]), np.asarray(plan["confidence"]),
+                                    plan["best"], size):
                 end = plan["step"]
                 stopped += 1
                 stop_distance.append(steps[end, 0])
@@ -137,9 +125,9 @@ def replay(episodes: list[dict], area: float, frames: int, votes: int, still: bo
         ok = end < len(steps) - 1 and steps[end, 0] <= ep["success_distance"]
         success.append(float(ok))
         spl.append(float(ok) * (d0 / max(d0, travelled[end]) if max(d0, travelled[end]) > 0 else 1.0))
-    return {"area": area, "frames": frames, "votes": votes, "still": still, "episodes": len(episodes),
-            "success": round(float(np.mean(success)), 3), "spl": round(float(np.mean(spl)), 3),
-            "stopped": stopped,
+    return {"area": rule.stop_box_area, "frames": rule.stop_frames, "votes": rule.stop_votes,
+            "episodes": len(episodes), "success": round(float(np.mean(success)), 3),
+            "spl": round(float(np.mean(spl)), 3), "stopped": stopped,
             # where a stop was made (where the goal could be reached from: no path counts as no distance)
             "stop_distance_m": round(float(np.nanmean(stop_distance)), 2) if np.isfinite(stop_distance).any() else None}
 
@@ -175,15 +163,13 @@ def rules(args: argparse.Namespace) -> None:
     print(json.dumps({"episodes": len(episodes), "oracle_success": round(float(oracle), 3),
                       "success_of_a_stop_at_a_random_plan": round(float(chance), 3)}))
     print(json.dumps({"box_in_first_frame_by_distance": box_rates(episodes)}))
-    grid = [replay(episodes, area, frames, votes, still)
-            for area, frames, votes, still in itertools.product(
-                (0.0, 0.01, 0.02, 0.04, 0.06), (1, 2, 3), (0, 1, 2, 3), (True, False))]
+    region = task_config("objectnav").center_region
+    grid = [replay(episodes, ObjectGoal(area, frames, votes, center_region=region))
+            for area, frames, votes in itertools.product((0.0, 0.01, 0.02, 0.04, 0.06), (1, 2, 3), (0, 1, 2, 3))]
     grid.sort(key=lambda r: (-r["success"], -r["spl"]))
     for row in grid[: args.top]:
         print(json.dumps(row))
-    shipped = replay(episodes, OBJECT_STOP["stop_box_area"], OBJECT_STOP["stop_frames"], OBJECT_STOP["stop_votes"],
-                     True)
-    print(json.dumps({"shipped": shipped}))
+    print(json.dumps({"shipped": replay(episodes, ObjectGoal(**OBJECT_STOP, center_region=region))}))
 
 
 def main() -> None:

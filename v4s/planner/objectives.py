@@ -121,26 +121,35 @@ class ObjectGoal:
         growing = float(len(area) > 1 and area[-1] > area[0])
         return present + 0.5 * centred + 0.25 * growing + 0.5 * float(np.mean(confidence))
 
-    def shows_goal_close(self, video: np.ndarray) -> bool:
-        """Whether the first ``stop_frames`` imagined frames of ``video`` (F + 1, H, W, 3; the current view first)
-        all hold a centred red box of at least ``stop_box_area`` of the frame."""
-        h, w = video.shape[1:3]
-        early = self._boxes(video[: self.stop_frames + 1])
-        return all(b is not None and box_centered(b, w, self.center_region)
-                   and (b[2] - b[0]) * (b[3] - b[1]) >= self.stop_box_area * h * w for b in early)
+    def shows_goal_close(self, boxes: list, size: tuple[int, int]) -> bool:
+        """Whether the boxes found in a candidate's imagined frames (the current view's left out; None where a frame
+        has none) show the goal close: the first ``stop_frames`` all centred, each at least ``stop_box_area`` of a
+        frame of ``size`` (H, W)."""
+        h, w = size
+        early = boxes[: self.stop_frames]
+        return bool(early) and all(
+            b is not None and box_centered(b, w, self.center_region)
+            and (b[2] - b[0]) * (b[3] - b[1]) >= self.stop_box_area * h * w for b in early)
 
     def stop_after(self, request: PlanRequest, videos: np.ndarray, actions: np.ndarray, confidence: np.ndarray,
                    best: int) -> bool:
         """STOP after imagining ``videos`` (K, F + 1, H, W, 3), their read actions and confidences (K, F), the best
-        one ``best``: when the goal shows close (:meth:`shows_goal_close`) in the best candidate, or with
-        ``stop_votes`` m > 0 in at least m of the K; or when the best one reads as no motion at its start, with
-        confidence, while a box is in view."""
+        one ``best`` (:meth:`stop_from_boxes`; boxes are looked for only in the frames the rule reads)."""
+        boxes = [self._boxes(video[: self.stop_frames + 1]) if self.stop_votes or j == best else []
+                 for j, video in enumerate(videos)]
+        return self.stop_from_boxes(boxes, actions, confidence, best, videos.shape[2:4])
+
+    def stop_from_boxes(self, boxes: list[list], actions: np.ndarray, confidence: np.ndarray, best: int,
+                        size: tuple[int, int]) -> bool:
+        """The STOP rule on the boxes found in each candidate's first imagined frames: when the goal shows close
+        (:meth:`shows_goal_close`) in the best candidate, or with ``stop_votes`` m > 0 in at least m of the K; or
+        when the best one reads as no motion at its start, with confidence, while a box is in view."""
         if self.stop_votes:
-            close = sum(self.shows_goal_close(video) for video in videos) >= self.stop_votes
+            close = sum(self.shows_goal_close(found, size) for found in boxes) >= self.stop_votes
         else:
-            close = self.shows_goal_close(videos[best])
+            close = self.shows_goal_close(boxes[best], size)
         still = (actions[best][0] == NO_MOTION and confidence[best][0] >= self.stop_confidence
-                 and detect_box(videos[best][1]) is not None)
+                 and boxes[best][0] is not None)
         return close or still
 
 
