@@ -15,28 +15,22 @@ BOX_THICKNESS = 2  #: pixels of the training clips' outline, at the model's reso
 
 
 def draw_box(frame: np.ndarray, box: tuple[int, int, int, int], thickness: int = 1) -> np.ndarray:
-    """``frame`` (H, W, 3) uint8 with a red outline around ``box`` (x0, y0, x1, y1), end exclusive (the pixels of
-    :func:`outline_mask`)."""
+    """``frame`` (H, W, 3) uint8 with a red outline around ``box`` (x0, y0, x1, y1), end exclusive, clipped to the
+    frame (the pixels of :func:`outline_mask`; nothing where less than 2 px of it is inside)."""
     out = frame.copy()
-    h, w = out.shape[:2]
-    x0, y0 = max(0, box[0]), max(0, box[1])
-    x1, y1 = min(w, box[2]), min(h, box[3])
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return out
-    t = thickness
-    out[y0:y0 + t, x0:x1] = BOX_COLOR
-    out[y1 - t:y1, x0:x1] = BOX_COLOR
-    out[y0:y1, x0:x0 + t] = BOX_COLOR
-    out[y0:y1, x1 - t:x1] = BOX_COLOR
+    clipped = np.array([max(0, box[0]), max(0, box[1]), box[2], box[3]])
+    out[outline_mask(clipped, out.shape[0], out.shape[1], thickness)] = BOX_COLOR
     return out
 
 
-def outline_mask(boxes: np.ndarray, size: int, thickness: int = BOX_THICKNESS) -> np.ndarray:
-    """(..., size, size) bool: the pixels :func:`draw_box` paints for ``boxes`` (..., 4) (x0, y0, x1, y1, end
-    exclusive; a box with x0 < 0 is none) in a square frame of ``size`` px."""
+def outline_mask(boxes: np.ndarray, height: int, width: int | None = None, thickness: int = BOX_THICKNESS) -> np.ndarray:
+    """(..., height, width) bool: the pixels :func:`draw_box` paints for ``boxes`` (..., 4) (x0, y0, x1, y1, end
+    exclusive; a box with x0 < 0 is none) in a frame of ``height`` x ``width`` px (square when ``width`` is None)."""
+    width = height if width is None else width
     boxes = np.asarray(boxes)
-    x0, y0, x1, y1 = (np.clip(boxes[..., i, None, None], 0, size) for i in range(4))
-    ys, xs = np.arange(size)[:, None], np.arange(size)[None, :]
+    x0, x1 = (np.clip(boxes[..., i, None, None], 0, width) for i in (0, 2))
+    y0, y1 = (np.clip(boxes[..., i, None, None], 0, height) for i in (1, 3))
+    ys, xs = np.arange(height)[:, None], np.arange(width)[None, :]
     inside = (xs >= x0) & (xs < x1) & (ys >= y0) & (ys < y1)
     inner = (xs >= x0 + thickness) & (xs < x1 - thickness) & (ys >= y0 + thickness) & (ys < y1 - thickness)
     drawn = (boxes[..., 0] >= 0) & (x1[..., 0, 0] - x0[..., 0, 0] >= 2) & (y1[..., 0, 0] - y0[..., 0, 0] >= 2)
